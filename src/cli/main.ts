@@ -1,0 +1,114 @@
+/**
+ * `portcullis` command line: start | check | help | version.
+ * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile, loadConfigText } from '../config/load.js';
+import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
+import type { ConfigIssue } from '../config/types.js';
+import { createLogger } from '../shared/logger.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { VERSION } from '../supervisor/admin-server.js';
+import { checkCommand } from './check.js';
+import { envName, resolveSettings, START_FLAGS } from './options.js';
+
+function usage(): string {
+  const flags = Object.entries(START_FLAGS)
+    .map(([name, spec]) => `  --${name}${spec.type === 'string' ? ' VALUE' : ''}\n      ${spec.description} [env ${envName(name)}]`)
+    .join('\n');
+  return `portcullis ${VERSION}: an API security gateway
+
+Usage:
+  portcullis start [flags]     run the gateway (SIGTERM drains in-flight requests, then exits 0)
+  portcullis check FILE        validate a declarative config; exit 1 with file:line:col errors
+  portcullis version
+  portcullis help
+
+Flags of start (flag > environment > default):
+${flags}
+`;
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+}
+
+async function start(argv: string[]): Promise<number> {
+  const options = Object.fromEntries(Object.entries(START_FLAGS).map(([k, v]) => [k, { type: v.type }])) as Record<
+    string,
+    { type: 'string' | 'boolean' }
+  >;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  const { settings, errors } = resolveSettings(values, process.env);
+  if (errors.length > 0) {
+    for (const e of errors) process.stderr.write(`portcullis: ${e}\n`);
+    return 2;
+  }
+  const log = createLogger(settings.logLevel, { role: 'supervisor' });
+  const loaded = settings.configFile === null
+    ? loadConfigText(DEFAULT_CONFIG_YAML, '<embedded default config>', process.env)
+    : await loadConfigFile(settings.configFile, process.env);
+  if (!loaded.ok) {
+    for (const i of loaded.issues) process.stderr.write(`${formatIssue(i)}\n`);
+    process.stderr.write(`portcullis: the config has ${loaded.issues.length} error(s); not starting\n`);
+    return 1;
+  }
+  const supervisor = new Supervisor(settings, loaded.config, log);
+  let stopping: Promise<void> | null = null;
+  const stop = (signal: string) => {
+    stopping ??= supervisor.shutdown(signal).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGQUIT', () => stop('SIGQUIT'));
+  try {
+    await supervisor.start();
+  } catch (err) {
+    log.fatal({ err }, 'start failed');
+    await supervisor.shutdown('start failed');
+    return 1;
+  }
+  return -1; // keep running
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  let code: number;
+  switch (command) {
+    case 'start':
+    case undefined:
+      code = await start(command === undefined ? [] : rest);
+      break;
+    case 'check': {
+      const file = rest[0];
+      if (file === undefined || rest.length > 1) {
+        process.stderr.write('usage: portcullis check FILE\n');
+        code = 2;
+        break;
+      }
+      code = await checkCommand(file, process.stdout, process.stderr);
+      break;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`portcullis ${VERSION}\n`);
+      code = 0;
+      break;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage());
+      code = 0;
+      break;
+    default:
+      process.stderr.write(`portcullis: unknown command '${command}'\n\n${usage()}`);
+      code = 2;
+  }
+  if (code >= 0) process.exitCode = code;
+}

@@ -1,0 +1,30 @@
+/**
+ * What the config loader needs to know about each plugin: its config schema, priority
+ * and scope restrictions. Schemas only, no handlers, so loading a config (the `check`
+ * command, the supervisor) never pulls in request-time code.
+ */
+import type { RecordSchema } from '../../src/config/schema-dsl.js';
+import type { Protocol } from '../../src/config/types.js';
+import { schema as correlationIdSchema } from './correlation-id/schema.js';
+import { schema as requestTerminationSchema } from './request-termination/schema.js';
+
+export interface PluginSchemaEntry {
+  readonly schema: RecordSchema<any>;
+  /** Kong's PRIORITY: higher runs first in request phases. */
+  readonly priority: number;
+  /** Kong's typedefs.no_consumer / no_route / no_service: that scope is refused at load. */
+  readonly noConsumer?: boolean;
+  readonly noRoute?: boolean;
+  readonly noService?: boolean;
+  /** Protocols the plugin accepts, also the default of an instance's `protocols`. */
+  readonly protocols?: readonly Protocol[];
+}
+
+export type PluginSchemaRegistry = ReadonlyMap<string, PluginSchemaEntry>;
+
+const HTTP: readonly Protocol[] = ['grpc', 'grpcs', 'http', 'https'];
+
+export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaEntry>([
+  ['correlation-id', { schema: correlationIdSchema, priority: 100001, protocols: HTTP }],
+  ['request-termination', { schema: requestTerminationSchema, priority: 2, protocols: HTTP }],
+]);
