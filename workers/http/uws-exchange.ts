@@ -1,0 +1,350 @@
+/**
+ * Downstream implemented on a uWS HttpResponse.
+ *
+ * uWS rules this file exists to honour (stack-facts.md):
+ * - touching `res` after onAborted kills the process: every method checks `aborted`;
+ * - onData must be attached before the handler returns or body bytes are lost, so it is
+ *   attached in the constructor and chunks queue until a sink attaches;
+ * - outside the request handler every write must be corked; we cork through module-level
+ *   trampolines instead of per-call closures (the hot path allocates nothing here);
+ * - with a known length we use tryEnd so the client gets Content-Length, and resend the
+ *   unsent tail from onWritable (uWS does not buffer what tryEnd could not write).
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { statusLine } from '../../src/shared/http-messages.js';
+import type { Downstream, HeaderValue, RequestBodySink } from './downstream.js';
+
+const MODE_NONE = 0;
+const MODE_FIXED = 1;
+const MODE_CHUNKED = 2;
+
+/** Request body bytes we hold before a sink attaches; above this the client is paused. */
+const BODY_QUEUE_LIMIT = 64 * 1024;
+
+// Trampoline state for corked calls (set immediately before a synchronous res.cork()).
+let corkTarget: UwsExchange | null = null;
+let corkChunk: Buffer | null = null;
+let corkStatus = 0;
+let corkHeaders: ReadonlyArray<HeaderValue> | null = null;
+let corkBody: string | Buffer | null = null;
+let corkClose = false;
+let corkLength = -1;
+let corkNoBody = false;
+
+function corkedRespond(): void {
+  const ex = corkTarget as UwsExchange;
+  ex.doRespond(corkStatus, corkHeaders as ReadonlyArray<HeaderValue>, corkBody, corkClose);
+}
+function corkedWriteHead(): void {
+  const ex = corkTarget as UwsExchange;
+  ex.doWriteHead(corkStatus, corkHeaders as ReadonlyArray<HeaderValue>, corkLength, corkNoBody);
+}
+let corkResult = false;
+function corkedWrite(): void {
+  corkResult = (corkTarget as UwsExchange).doWrite(corkChunk as Buffer);
+}
+function corkedEnd(): void {
+  (corkTarget as UwsExchange).doEnd();
+}
+
+export interface ExchangeOwner {
+  /** Called exactly once when the exchange is finished or aborted. */
+  exchangeDone(ex: UwsExchange): void;
+}
+
+export class UwsExchange implements Downstream {
+  aborted = false;
+  finished = false;
+  headSent = false;
+  readonly hasBody: boolean;
+  readonly contentLength: number;
+  onDrain: (() => void) | null = null;
+  onAbort: (() => void) | null = null;
+  /** performance.now() of the last byte moved in either direction (for the idle sweep). */
+  lastActivity: number;
+  /** Set by the listener while the request body is still arriving. */
+  receivingBody: boolean;
+  /** While draining, responses carry Connection: close so clients do not reuse the socket. */
+  closeAfter = false;
+
+  private readonly res: HttpResponse;
+  private readonly owner: ExchangeOwner;
+  private sink: RequestBodySink | null = null;
+  private queue: Buffer[] | null = null;
+  private queuedBytes = 0;
+  private bodyEnded = false;
+  private paused = false;
+  private mode = MODE_NONE;
+  private total = 0;
+  private pending: Buffer | null = null;
+  private pendingStart = 0;
+  private waitingDrain = false;
+  private writableAttached = false;
+  private released = false;
+
+  constructor(res: HttpResponse, owner: ExchangeOwner, hasBody: boolean, contentLength: number, now: number) {
+    this.res = res;
+    this.owner = owner;
+    this.hasBody = hasBody;
+    this.contentLength = contentLength;
+    this.lastActivity = now;
+    this.receivingBody = hasBody;
+    res.onAborted(() => this.handleAborted());
+    if (hasBody) res.onData((ab, isLast) => this.handleData(ab, isLast));
+  }
+
+  /** Waiting for the client to send more request body (not paused by us). */
+  get stalledOnClientBody(): boolean {
+    return this.receivingBody && !this.paused;
+  }
+
+  /** Waiting for the client to read response bytes it has not taken yet. */
+  get stalledOnClientRead(): boolean {
+    return this.pending !== null || this.waitingDrain;
+  }
+
+  // ---- request body -------------------------------------------------------------------
+
+  private handleData(ab: ArrayBuffer, isLast: boolean): void {
+    // After the response ended `res` is gone; the rest of the body is of no interest.
+    if (this.aborted || this.finished) return;
+    this.lastActivity = performance.now();
+    // uWS neuters the ArrayBuffer when we return: copy.
+    const chunk = ab.byteLength === 0 ? null : Buffer.from(new Uint8Array(ab));
+    if (isLast) this.receivingBody = false;
+    const sink = this.sink;
+    if (sink !== null && this.queue === null) {
+      if (chunk !== null) sink.onBodyChunk(chunk);
+      if (isLast) {
+        this.bodyEnded = true;
+        sink.onBodyEnd();
+      }
+      return;
+    }
+    if (chunk !== null) {
+      (this.queue ??= []).push(chunk);
+      this.queuedBytes += chunk.length;
+      if (this.queuedBytes > BODY_QUEUE_LIMIT && !this.paused) this.pauseBody();
+    }
+    if (isLast) this.bodyEnded = true;
+  }
+
+  attachBody(sink: RequestBodySink): void {
+    this.sink = sink;
+    const queue = this.queue;
+    if (queue !== null) {
+      this.queue = null;
+      this.queuedBytes = 0;
+      for (const chunk of queue) sink.onBodyChunk(chunk);
+    }
+    if (this.bodyEnded) {
+      sink.onBodyEnd();
+      return;
+    }
+    if (this.paused) this.resumeBody();
+  }
+
+  pauseBody(): void {
+    if (this.aborted || this.finished || this.paused || this.bodyEnded) return;
+    this.paused = true;
+    this.res.pause();
+  }
+
+  resumeBody(): void {
+    if (this.aborted || this.finished || !this.paused) return;
+    this.paused = false;
+    this.res.resume();
+  }
+
+  // ---- response -------------------------------------------------------------------------
+
+  respond(status: number, headers: ReadonlyArray<HeaderValue>, body: string | Buffer | null, close: boolean): void {
+    if (this.aborted || this.finished) return;
+    corkTarget = this;
+    corkStatus = status;
+    corkHeaders = headers;
+    corkBody = body;
+    // A reply sent before the request body was read leaves the connection unusable.
+    corkClose = close || this.receivingBody;
+    this.res.cork(corkedRespond);
+    corkTarget = null;
+    corkHeaders = null;
+    corkBody = null;
+  }
+
+  /** @internal corked */
+  doRespond(status: number, headers: ReadonlyArray<HeaderValue>, body: string | Buffer | null, close: boolean): void {
+    const res = this.res;
+    res.writeStatus(statusLine(status));
+    for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i] as HeaderValue, headers[i + 1] as HeaderValue);
+    this.headSent = true;
+    this.finished = true;
+    const closeConn = close || this.closeAfter;
+    if (body === null) {
+      // endWithoutBody() must get no argument at all: `undefined` is read as 2^63 by this uWS build.
+      if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+        if (closeConn) res.writeHeader('Connection', 'close');
+        res.endWithoutBody();
+      } else res.end(undefined, closeConn);
+    } else {
+      res.end(body, closeConn);
+    }
+    this.release();
+  }
+
+  /** A HEAD reply (or any reply whose body must not be sent) that still reports its length. */
+  respondNoBody(status: number, headers: ReadonlyArray<HeaderValue>, reportedLength: number): void {
+    this.writeHead(status, headers, reportedLength, true);
+  }
+
+  writeHead(status: number, headers: ReadonlyArray<HeaderValue>, contentLength: number, noBody: boolean): void {
+    if (this.aborted || this.finished) return;
+    corkTarget = this;
+    corkStatus = status;
+    corkHeaders = headers;
+    corkLength = contentLength;
+    corkNoBody = noBody;
+    this.res.cork(corkedWriteHead);
+    corkTarget = null;
+    corkHeaders = null;
+  }
+
+  /** @internal corked */
+  doWriteHead(status: number, headers: ReadonlyArray<HeaderValue>, contentLength: number, noBody: boolean): void {
+    const res = this.res;
+    res.writeStatus(statusLine(status));
+    for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i] as HeaderValue, headers[i + 1] as HeaderValue);
+    this.headSent = true;
+    if (noBody) {
+      this.finished = true;
+      if (status === 204 || status === 304 || contentLength < 0) {
+        if (this.closeAfter) res.writeHeader('Connection', 'close');
+        res.endWithoutBody();
+      } else res.endWithoutBody(contentLength, this.closeAfter);
+      this.release();
+      return;
+    }
+    if (this.closeAfter) res.writeHeader('Connection', 'close');
+    if (contentLength === 0) {
+      this.finished = true;
+      res.end(undefined, this.closeAfter);
+      this.release();
+      return;
+    }
+    if (contentLength > 0) {
+      this.mode = MODE_FIXED;
+      this.total = contentLength;
+    } else {
+      this.mode = MODE_CHUNKED;
+    }
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.aborted || this.finished) return true;
+    corkTarget = this;
+    corkChunk = chunk;
+    this.res.cork(corkedWrite);
+    corkTarget = null;
+    corkChunk = null;
+    return corkResult;
+  }
+
+  /** @internal corked */
+  doWrite(chunk: Buffer): boolean {
+    const res = this.res;
+    this.lastActivity = performance.now();
+    if (this.mode === MODE_FIXED) {
+      const start = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.total);
+      if (done) {
+        this.finished = true;
+        this.release();
+        return true;
+      }
+      if (ok) return true;
+      this.pending = chunk;
+      this.pendingStart = start;
+      this.attachWritable();
+      return false;
+    }
+    if (res.write(chunk)) return true;
+    this.waitingDrain = true;
+    this.attachWritable();
+    return false;
+  }
+
+  private attachWritable(): void {
+    if (this.writableAttached) return;
+    this.writableAttached = true;
+    this.res.onWritable((offset) => this.handleWritable(offset));
+  }
+
+  private handleWritable(offset: number): boolean {
+    if (this.aborted) return true;
+    this.lastActivity = performance.now();
+    const pending = this.pending;
+    if (pending !== null) {
+      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingStart), this.total);
+      if (done) {
+        this.pending = null;
+        this.finished = true;
+        this.release();
+        return true;
+      }
+      if (!ok) return false;
+      this.pending = null;
+    } else if (!this.waitingDrain) {
+      return true;
+    }
+    this.waitingDrain = false;
+    const drain = this.onDrain;
+    if (drain !== null) drain();
+    return true;
+  }
+
+  end(): void {
+    if (this.aborted || this.finished) return;
+    corkTarget = this;
+    this.res.cork(corkedEnd);
+    corkTarget = null;
+  }
+
+  /** @internal corked */
+  doEnd(): void {
+    if (this.mode === MODE_FIXED) {
+      // Upstream ended before its announced length: the client must not see a clean end.
+      this.destroy();
+      return;
+    }
+    this.finished = true;
+    this.res.end(undefined, this.closeAfter);
+    this.release();
+  }
+
+  destroy(): void {
+    if (this.aborted) return;
+    // Mark first: res.close() runs onAborted synchronously.
+    this.aborted = true;
+    this.finished = true;
+    this.res.close();
+    this.release();
+  }
+
+  private handleAborted(): void {
+    const wasOurs = this.aborted;
+    this.aborted = true;
+    this.finished = true;
+    if (!wasOurs) {
+      const cb = this.onAbort;
+      this.onAbort = null;
+      if (cb !== null) cb();
+    }
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.exchangeDone(this);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Compiles the plugin instances of a config into per-route chains, once per config
+ * generation per worker, so a request walks a flat array.
+ *
+ * Which instance of a plugin applies follows Kong's lookup_cfg (reference section 4.3):
+ * route+service+consumer > route+consumer > service+consumer > route+service > consumer >
+ * route > service > global. The consumer is only known after authentication, so each
+ * slot carries the instance chosen without a consumer plus, where consumer-scoped
+ * instances exist, the choice for each consumer; the runner re-resolves per slot once
+ * an authentication plugin has set the consumer (Kong's collecting access phase).
+ */
+import type { GatewayConfig, PluginConfig, RouteConfig } from '../../src/config/types.js';
+import type { PluginDefinition, PluginEnv, PluginHandler } from './types.js';
+
+export interface PluginSlot {
+  readonly name: string;
+  readonly priority: number;
+  /** Instance chosen when no consumer is set (null: only consumer-scoped ones exist). */
+  readonly base: PluginHandler | null;
+  /** consumer id -> instance, only where it differs from `base`. */
+  readonly byConsumer: ReadonlyMap<string, PluginHandler | null> | null;
+}
+
+export interface Chain {
+  /** Slots in descending priority (Kong PRIORITY; ties by name for determinism). */
+  readonly slots: readonly PluginSlot[];
+  /** True when some slot depends on the consumer. */
+  readonly consumerScoped: boolean;
+  /** Handlers chosen with no consumer, in order: the list later phases use. */
+  readonly handlers: readonly PluginHandler[];
+  readonly hasAccess: boolean;
+  readonly hasHeaderFilter: boolean;
+  readonly hasBodyFilter: boolean;
+  readonly hasLog: boolean;
+}
+
+export interface CompiledPipelines {
+  /** Global instances only: rewrite phase, and requests that matched no route. */
+  readonly global: Chain;
+  /** Global instances that have a rewrite handler, in priority order. */
+  readonly rewrite: readonly PluginHandler[];
+  forRoute(route: RouteConfig): Chain;
+}
+
+// Precedence ranks, lower is more specific (Kong lookup_cfg order).
+function rank(p: PluginConfig, routeId: string | null, serviceId: string | null, consumerId: string | null): number {
+  const r = p.route;
+  const s = p.service;
+  const c = p.consumer;
+  if (r !== null && r !== routeId) return -1;
+  if (s !== null && s !== serviceId) return -1;
+  if (c !== null && c !== consumerId) return -1;
+  if (c !== null) {
+    if (r !== null && s !== null) return 0;
+    if (r !== null) return 1;
+    if (s !== null) return 2;
+    return 4;
+  }
+  if (r !== null && s !== null) return 3;
+  if (r !== null) return 5;
+  if (s !== null) return 6;
+  return 7;
+}
+
+function pick(instances: readonly PluginConfig[], routeId: string | null, serviceId: string | null, consumerId: string | null): PluginConfig | null {
+  let best: PluginConfig | null = null;
+  let bestRank = 99;
+  for (const p of instances) {
+    const k = rank(p, routeId, serviceId, consumerId);
+    if (k >= 0 && k < bestRank) {
+      best = p;
+      bestRank = k;
+    }
+  }
+  return best;
+}
+
+function makeChain(slots: PluginSlot[]): Chain {
+  slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const handlers: PluginHandler[] = [];
+  let consumerScoped = false;
+  for (const s of slots) {
+    if (s.base !== null) handlers.push(s.base);
+    if (s.byConsumer !== null) consumerScoped = true;
+  }
+  const any = (f: (h: PluginHandler) => unknown) =>
+    slots.some((s) => (s.base !== null && f(s.base)) || (s.byConsumer !== null && [...s.byConsumer.values()].some((h) => h !== null && f(h))));
+  return {
+    slots,
+    consumerScoped,
+    handlers,
+    hasAccess: any((h) => h.access),
+    hasHeaderFilter: any((h) => h.headerFilter),
+    hasBodyFilter: any((h) => h.bodyFilter),
+    hasLog: any((h) => h.log),
+  };
+}
+
+export function compilePipelines(
+  config: GatewayConfig,
+  definitions: ReadonlyMap<string, PluginDefinition<any>>,
+  envFor: (plugin: PluginConfig) => PluginEnv,
+): CompiledPipelines {
+  const enabled = config.plugins.filter((p) => p.enabled);
+  const byName = new Map<string, PluginConfig[]>();
+  for (const p of enabled) {
+    let list = byName.get(p.name);
+    if (list === undefined) byName.set(p.name, (list = []));
+    list.push(p);
+  }
+
+  const handlerCache = new Map<string, PluginHandler>();
+  const handlerOf = (p: PluginConfig): PluginHandler => {
+    let h = handlerCache.get(p.id);
+    if (h === undefined) {
+      const def = definitions.get(p.name);
+      if (def === undefined) throw new Error(`plugin '${p.name}' is not installed`);
+      h = def.create(p.config, envFor(p));
+      handlerCache.set(p.id, h);
+    }
+    return h;
+  };
+  const priorityOf = (name: string): number => definitions.get(name)?.priority ?? 0;
+
+  const chainFor = (routeId: string | null, serviceId: string | null): Chain => {
+    const slots: PluginSlot[] = [];
+    for (const [name, instances] of byName) {
+      const base = pick(instances, routeId, serviceId, null);
+      let byConsumer: Map<string, PluginHandler | null> | null = null;
+      if (routeId !== null) {
+        for (const p of instances) {
+          if (p.consumer === null || byConsumer?.has(p.consumer)) continue;
+          const chosen = pick(instances, routeId, serviceId, p.consumer);
+          if (chosen === base) continue;
+          (byConsumer ??= new Map()).set(p.consumer, chosen === null ? null : handlerOf(chosen));
+        }
+      }
+      if (base === null && byConsumer === null) continue;
+      slots.push({ name, priority: priorityOf(name), base: base === null ? null : handlerOf(base), byConsumer });
+    }
+    return makeChain(slots);
+  };
+
+  const globalSlots: PluginSlot[] = [];
+  for (const [name, instances] of byName) {
+    const g = instances.find((p) => p.route === null && p.service === null && p.consumer === null);
+    if (g !== undefined) globalSlots.push({ name, priority: priorityOf(name), base: handlerOf(g), byConsumer: null });
+  }
+  const global = makeChain(globalSlots);
+  const rewrite = global.handlers.filter((h) => h.rewrite !== undefined);
+
+  const routeChains = new Map<string, Chain>();
+  for (const route of config.routes) routeChains.set(route.id, chainFor(route.id, route.service));
+
+  return {
+    global,
+    rewrite,
+    forRoute(route: RouteConfig): Chain {
+      return routeChains.get(route.id) ?? global;
+    },
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * The plugins this gateway ships: name -> definition. A static list on purpose (no
+ * dynamic discovery): adding a plugin is one folder plus one line here.
+ */
+import type { PluginDefinition } from '../pipeline/types.js';
+import { correlationId } from './correlation-id/index.js';
+import { requestTermination } from './request-termination/index.js';
+
+const all: PluginDefinition<any>[] = [correlationId, requestTermination];
+
+export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

@@ -1,0 +1,128 @@
+/**
+ * Header rewriting between client and upstream, both directions.
+ *
+ * Request (Kong's nginx template, reference section 2.4):
+ * - hop-by-hop headers (RFC 9110 7.6.1) and every header named in Connection are dropped,
+ *   and so is Expect (uWS already answered 100-continue) — undici would also refuse
+ *   several of them outright, and a client's header must never become a 500;
+ * - X-Forwarded-For gets the peer appended; X-Forwarded-Proto/-Host/-Port/-Path/-Prefix
+ *   are taken from the client only when the peer is a trusted proxy, else computed;
+ *   X-Real-IP is the resolved client address; Via gets our hop appended.
+ * Response: hop-by-hop and framing headers are dropped (the listener frames the response
+ * itself), everything else passes through byte for byte.
+ */
+import type { RequestContext } from '../http/request-context.js';
+
+export const VIA_TOKEN = '1.1 portcullis';
+
+/** Request headers never forwarded as-is. */
+const REQUEST_SKIP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-path',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'via',
+  'proxy-authorization-info',
+]);
+
+function connectionTokens(value: string | undefined): string[] | null {
+  if (value === undefined) return null;
+  let out: string[] | null = null;
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') (out ??= []).push(t);
+  }
+  return out;
+}
+
+export interface ForwardInfo {
+  /** Host header to send upstream. */
+  host: string;
+  /** Whether the TCP peer is a trusted proxy (then its X-Forwarded-* are kept). */
+  trustedPeer: boolean;
+  /** Stripped prefix (strip_path), or null. */
+  prefix: string | null;
+}
+
+/** Builds the flat [name, value, ...] header list for the upstream request. */
+export function upstreamRequestHeaders(ctx: RequestContext, info: ForwardInfo): string[] {
+  const h = ctx.headers;
+  const out: string[] = [];
+  const dropped = connectionTokens(h['connection']);
+  for (const name in h) {
+    if (REQUEST_SKIP.has(name)) continue;
+    if (dropped !== null && dropped.includes(name)) continue;
+    out.push(name, h[name]!);
+  }
+  out.push('host', info.host);
+
+  const xff = h['x-forwarded-for'];
+  out.push('x-forwarded-for', xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`);
+  const trusted = info.trustedPeer;
+  out.push('x-forwarded-proto', (trusted && h['x-forwarded-proto']) || ctx.scheme);
+  out.push('x-forwarded-host', (trusted && h['x-forwarded-host']) || ctx.host);
+  out.push('x-forwarded-port', (trusted && h['x-forwarded-port']) || String(ctx.port));
+  out.push('x-forwarded-path', (trusted && h['x-forwarded-path']) || ctx.rawPath);
+  const prefix = (trusted && h['x-forwarded-prefix']) || info.prefix;
+  if (prefix) out.push('x-forwarded-prefix', prefix);
+  out.push('x-real-ip', ctx.clientIp);
+  const via = h['via'];
+  out.push('via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`);
+  return out;
+}
+
+// Response header names compared as raw bytes, without decoding each one to a string.
+const RESPONSE_SKIP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'content-length',
+  'te',
+  'trailer',
+  'upgrade',
+  'date',
+].map((n) => Buffer.from(n, 'latin1'));
+const SKIP_LENGTHS = new Set(RESPONSE_SKIP.map((b) => b.length));
+
+/** True when a raw upstream response header name must not be forwarded. */
+export function isSkippedResponseHeader(name: Buffer): boolean {
+  if (!SKIP_LENGTHS.has(name.length)) return false;
+  for (const skip of RESPONSE_SKIP) {
+    if (skip.length !== name.length) continue;
+    let eq = true;
+    for (let i = 0; i < name.length; i++) {
+      // ASCII lowercase fold
+      if ((name[i]! | 0x20) !== skip[i]) {
+        eq = false;
+        break;
+      }
+    }
+    if (eq) return true;
+  }
+  return false;
+}
+
+/** Header names listed in an upstream response's Connection header (to drop them too). */
+export function responseConnectionTokens(raw: Buffer[]): string[] | null {
+  let out: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toString('latin1').toLowerCase() !== 'connection') continue;
+    const tokens = connectionTokens(raw[i + 1]!.toString('latin1'));
+    if (tokens !== null) (out ??= []).push(...tokens);
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+/**
+ * One proxied request: an undici dispatch handler bridging the upstream response to the
+ * Downstream, with flow control both ways:
+ * - request body: the client's chunks go into a Readable that undici pulls; when it is
+ *   full the client is paused (uWS res.pause), and resumed when undici reads again;
+ * - response body: a write the client cannot take yet pauses undici (onData returns
+ *   false) until the Downstream drains.
+ * Memory per request therefore stays at a few socket buffers whatever the body size.
+ *
+ * We use undici's raw (legacy) handler interface on purpose: it hands over header names
+ * and values as Buffers that go to the client unconverted; the newer controller API
+ * parses every header into an object first.
+ */
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
+import type { RequestContext } from '../http/request-context.js';
+import { isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
+
+/** The parts of the worker a call needs; implemented by the runloop. */
+export interface ProxyHost {
+  /** A failure before the response head: answer with a Kong-style error. */
+  failUpstream(ctx: RequestContext, ex: Downstream, status: number, err: Error): void;
+  /** Headers phase hook: returns the final header list (plugins may edit). */
+  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[]): HeaderValue[];
+  /** Body filter hook, or null when no plugin filters bodies on this route. */
+  bodyFilter(ctx: RequestContext): ((chunk: Buffer, last: boolean) => Buffer) | null;
+  /** The exchange is over (response sent, or abandoned). */
+  finish(ctx: RequestContext, ex: Downstream, err: Error | null): void;
+  /** Retry hook for connection failures; returns true when it took over. */
+  retry(ctx: RequestContext, ex: Downstream, err: Error, attempt: number): boolean;
+}
+
+/** Request body as a Readable that undici consumes, with backpressure to the client. */
+export class RequestBodyStream extends Readable implements RequestBodySink {
+  private readonly ex: Downstream;
+
+  constructor(ex: Downstream) {
+    super({ highWaterMark: 64 * 1024 });
+    this.ex = ex;
+  }
+
+  onBodyChunk(chunk: Buffer): void {
+    if (!this.push(chunk)) this.ex.pauseBody();
+  }
+
+  onBodyEnd(): void {
+    this.push(null);
+  }
+
+  override _read(): void {
+    this.ex.resumeBody();
+  }
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+export function isConnectError(err: Error): boolean {
+  return CONNECT_ERRORS.has((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Kong's status for an upstream failure: 504 for timeouts, 502 for everything else. */
+export function statusForUpstreamError(err: Error): number {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return 504;
+  return 502;
+}
+
+export class ProxyCall implements Dispatcher.DispatchHandler {
+  private readonly host: ProxyHost;
+  private readonly ctx: RequestContext;
+  private readonly ex: Downstream;
+  private readonly attempt: number;
+  private abortUpstream: ((err: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  private filter: ((chunk: Buffer, last: boolean) => Buffer) | null = null;
+  private headersSeen = false;
+  private done = false;
+  private readonly noBody: boolean;
+
+  constructor(host: ProxyHost, ctx: RequestContext, ex: Downstream, attempt: number) {
+    this.host = host;
+    this.ctx = ctx;
+    this.ex = ex;
+    this.attempt = attempt;
+    this.noBody = ctx.method === 'HEAD';
+    ex.onAbort = () => this.clientAborted();
+    ex.onDrain = () => {
+      const resume = this.resumeUpstream;
+      if (resume !== null) resume();
+    };
+  }
+
+  private clientAborted(): void {
+    if (this.done) return;
+    const abort = this.abortUpstream;
+    if (abort !== null) abort(new Error('client aborted'));
+    this.finish(new Error('client aborted'));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort as (err: Error) => void;
+    if (this.ex.aborted) abort(new Error('client aborted'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.done || this.ex.aborted) return false;
+    // 1xx interim responses are not forwarded (uWS answered Expect itself).
+    if (statusCode < 200) return true;
+    this.headersSeen = true;
+    this.resumeUpstream = resume;
+    const ctx = this.ctx;
+    ctx.upstreamHeadersAt = performance.now();
+
+    const dropped = responseConnectionTokens(rawHeaders);
+    const headers: HeaderValue[] = [];
+    let contentLength = -1;
+    let viaIndex = -1;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {
+        contentLength = Number(rawHeaders[i + 1]!.toString('latin1'));
+        continue;
+      }
+      if (isSkippedResponseHeader(name)) continue;
+      if (dropped !== null && dropped.includes(name.toString('latin1').toLowerCase())) continue;
+      if (name.length === 3 && name.toString('latin1').toLowerCase() === 'via') viaIndex = headers.length;
+      headers.push(name, rawHeaders[i + 1]!);
+    }
+    if (viaIndex >= 0) headers[viaIndex + 1] = `${headers[viaIndex + 1]!.toString()}, ${VIA_TOKEN}`;
+    else headers.push('Via', VIA_TOKEN);
+
+    const final = this.host.responseHeaders(ctx, statusCode, headers);
+    const noBody = this.noBody || statusCode === 204 || statusCode === 304;
+    this.filter = noBody ? null : this.host.bodyFilter(ctx);
+    // A body filter may change the length: stream chunked then.
+    if (this.filter !== null) contentLength = -1;
+    this.ex.writeHead(ctx.response?.status ?? statusCode, final, contentLength, noBody);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.ctx.bytesOut += chunk.length;
+    if (this.noBody) return true;
+    const filter = this.filter;
+    if (filter !== null) {
+      chunk = filter(chunk, false);
+      if (chunk.length === 0) return true;
+    }
+    return this.ex.write(chunk);
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    const filter = this.filter;
+    if (filter !== null) {
+      const tail = filter(Buffer.alloc(0), true);
+      if (tail.length > 0) this.ex.write(tail);
+    }
+    this.ex.end();
+    this.finish(null);
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    if (this.ex.aborted) {
+      this.finish(err);
+      return;
+    }
+    if (!this.headersSeen) {
+      if (isConnectError(err) && this.host.retry(this.ctx, this.ex, err, this.attempt)) {
+        this.done = true;
+        return;
+      }
+      this.host.failUpstream(this.ctx, this.ex, statusForUpstreamError(err), err);
+      this.finish(err);
+      return;
+    }
+    // Mid-body failure: the client must see a broken response, never a clean short one.
+    this.ex.destroy();
+    this.finish(err);
+  }
+
+  private finish(err: Error | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.ex.onAbort = null;
+    this.ex.onDrain = null;
+    this.host.finish(this.ctx, this.ex, err);
+  }
+}

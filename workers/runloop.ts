@@ -1,0 +1,394 @@
+/**
+ * The life of a request inside a worker (Kong's runloop): normalise the path, run global
+ * rewrite handlers, route, run the route's access chain, then either answer locally or
+ * proxy, run header/body filters on the way back and the log phase at the end.
+ *
+ * A config generation (router + pipelines + balancer) is swapped as one reference; each
+ * request pins the generation it started on, so a reload never changes a request halfway.
+ *
+ * Data-plane rule: never throw to the listener. Every failure becomes a response (or a
+ * closed connection once the head is out) and a log line.
+ */
+import type { Logger } from 'pino';
+import type { GatewayConfig, PluginConfig } from '../src/config/types.js';
+import { defaultMessage } from '../src/shared/http-messages.js';
+import type { GatewaySettings } from '../src/shared/settings.js';
+import type { TrustedProxies } from './http/client-address.js';
+import type { Downstream, HeaderValue } from './http/downstream.js';
+import { errorContentType, renderError } from './http/error-body.js';
+import type { RequestContext } from './http/request-context.js';
+import { compilePipelines, type CompiledPipelines } from './pipeline/compile.js';
+import { runAccess, runBodyFilter, runHeaderFilter, runLog, runRewrite } from './pipeline/run.js';
+import type { LocalReply, MaybePromise, PluginDefinition, PluginEnv, Verdict } from './pipeline/types.js';
+import { Balancer } from './proxy/balancer.js';
+import { upstreamRequestHeaders } from './proxy/forward-headers.js';
+import { ProxyCall, RequestBodyStream, type ProxyHost } from './proxy/proxy-call.js';
+import type { UpstreamPools } from './proxy/upstream-pools.js';
+import { normalizePath } from './router/normalize-path.js';
+import { Router } from './router/router.js';
+import { upstreamPath } from './router/upstream-uri.js';
+
+export const SERVER_TOKEN = 'portcullis/0.1.0';
+const NO_ROUTE_MESSAGE = 'no Route matched with those values';
+
+/** Everything compiled from one config, swapped atomically. */
+export class Generation {
+  constructor(
+    readonly version: number,
+    readonly config: GatewayConfig,
+    readonly router: Router,
+    readonly pipelines: CompiledPipelines,
+    readonly balancer: Balancer,
+  ) {}
+
+  static compile(
+    version: number,
+    config: GatewayConfig,
+    definitions: ReadonlyMap<string, PluginDefinition<any>>,
+    envFor: (p: PluginConfig) => PluginEnv,
+  ): Generation {
+    return new Generation(
+      version,
+      config,
+      new Router(config.routes, config.services),
+      compilePipelines(config, definitions, envFor),
+      new Balancer(config),
+    );
+  }
+}
+
+function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as Promise<T> | undefined)?.then === 'function';
+}
+
+/** Hooks the listener gives the runloop (counters, access log). */
+export interface RunloopObserver {
+  requestFinished(ctx: RequestContext, ex: Downstream, err: Error | null): void;
+}
+
+export class Runloop implements ProxyHost {
+  generation: Generation | null = null;
+  private readonly log: Logger;
+  private readonly pools: UpstreamPools;
+  private readonly trusted: TrustedProxies;
+  private readonly observer: RunloopObserver;
+
+  constructor(log: Logger, pools: UpstreamPools, trusted: TrustedProxies, _settings: GatewaySettings, observer: RunloopObserver) {
+    this.log = log;
+    this.pools = pools;
+    this.trusted = trusted;
+    this.observer = observer;
+  }
+
+  /** Entry point from a listener: the context is filled, the exchange is live. */
+  handle(ctx: RequestContext, ex: Downstream): void {
+    const gen = this.generation;
+    if (gen === null) {
+      this.reply(ctx, ex, { status: 503, message: 'The gateway has no configuration loaded yet' });
+      return;
+    }
+    ctx.generation = gen;
+    try {
+      const path = normalizePath(ctx.rawPath);
+      if (path === null) {
+        this.reply(ctx, ex, { status: 400, message: 'Bad request' }, true);
+        return;
+      }
+      ctx.path = path;
+      const rewrite = gen.pipelines.rewrite;
+      if (rewrite.length > 0) {
+        ctx.plugins = gen.pipelines.global.handlers;
+        const v = runRewrite(rewrite, ctx);
+        if (isPromise(v)) {
+          v.then(
+            (r) => (r !== undefined ? this.reply(ctx, ex, r) : this.route(ctx, ex, gen)),
+            (err) => this.internalError(ctx, ex, err),
+          );
+          return;
+        }
+        if (v !== undefined) {
+          this.reply(ctx, ex, v);
+          return;
+        }
+      }
+      this.route(ctx, ex, gen);
+    } catch (err) {
+      this.internalError(ctx, ex, err);
+    }
+  }
+
+  private route(ctx: RequestContext, ex: Downstream, gen: Generation): void {
+    if (ex.aborted) return this.finish(ctx, ex, null);
+    const match = gen.router.match({
+      method: ctx.method,
+      host: ctx.host,
+      port: ctx.port,
+      path: ctx.path,
+      headers: ctx.headers,
+      scheme: ctx.scheme,
+      sni: null,
+    });
+    if (match === null) {
+      ctx.plugins = gen.pipelines.global.handlers;
+      this.reply(ctx, ex, { status: 404, message: NO_ROUTE_MESSAGE });
+      return;
+    }
+    const route = match.route;
+    ctx.route = route;
+    ctx.service = match.service;
+    ctx.uriCaptures = match.captures;
+    if (match.protocolMismatch) {
+      ctx.plugins = gen.pipelines.global.handlers;
+      this.httpsRedirect(ctx, ex, route.https_redirect_status_code);
+      return;
+    }
+    const up = upstreamPath(match.service, route, match, ctx.path);
+    ctx.upstreamPath = ctx.query.length > 0 ? `${up}?${ctx.query}` : up;
+    if (route.strip_path) ctx.strippedPrefix = match.matchedPath;
+
+    const chain = gen.pipelines.forRoute(route);
+    if (!chain.hasAccess) {
+      ctx.plugins = chain.handlers;
+      this.forward(ctx, ex, 0);
+      return;
+    }
+    const v = runAccess(chain, ctx);
+    if (isPromise(v)) {
+      v.then(
+        (r) => this.afterAccess(ctx, ex, r),
+        (err) => this.internalError(ctx, ex, err),
+      );
+      return;
+    }
+    this.afterAccess(ctx, ex, v);
+  }
+
+  private afterAccess(ctx: RequestContext, ex: Downstream, v: Verdict): void {
+    if (ex.aborted) return this.finish(ctx, ex, null);
+    if (v !== undefined) {
+      this.reply(ctx, ex, v);
+      return;
+    }
+    this.forward(ctx, ex, 0);
+  }
+
+  private forward(ctx: RequestContext, ex: Downstream, attempt: number): void {
+    const gen = ctx.generation as Generation;
+    const service = ctx.service;
+    if (service === null) {
+      this.reply(ctx, ex, { status: 503, message: 'no Service found with those values' });
+      return;
+    }
+    const target = gen.balancer.pick(service);
+    if (target === null) {
+      this.reply(ctx, ex, { status: 503, message: 'failure to get a peer from the ring-balancer' });
+      return;
+    }
+    const route = ctx.route!;
+    const host = route.preserve_host
+      ? (ctx.headers['host'] as string)
+      : (gen.balancer.hostHeaderOverride(service) ?? target.hostHeader);
+    const headers = upstreamRequestHeaders(ctx, {
+      host,
+      trustedPeer: !this.trusted.empty && this.trusted.has(ctx.remoteAddress),
+      prefix: ctx.strippedPrefix,
+    });
+    headers.push('x-kong-request-id', ctx.id);
+    let body: Buffer | RequestBodyStream | null = null;
+    if (ctx.body !== null) {
+      // A plugin buffered (and may have rewritten) the body: undici frames it itself.
+      removeHeader(headers, 'content-length');
+      if (ctx.body.length > 0) body = ctx.body;
+    } else if (ex.hasBody) {
+      body = new RequestBodyStream(ex);
+      ex.attachBody(body);
+    }
+    const pool = this.pools.get(target.origin, service.connect_timeout);
+    ctx.upstreamSentAt = performance.now();
+    const call = new ProxyCall(this, ctx, ex, attempt);
+    try {
+      pool.dispatch(
+        {
+          path: ctx.upstreamPath,
+          method: ctx.method,
+          headers,
+          body,
+          headersTimeout: service.read_timeout,
+          bodyTimeout: service.read_timeout,
+        },
+        call,
+      );
+    } catch (err) {
+      // undici refused the request itself: only client-supplied data can cause that.
+      this.log.warn({ err: (err as Error).message, requestId: ctx.id }, 'upstream request refused by client library');
+      this.reply(ctx, ex, { status: 400, message: 'Bad request' }, true);
+    }
+  }
+
+  // ---- ProxyHost ----------------------------------------------------------------------
+
+  retry(ctx: RequestContext, ex: Downstream, err: Error, attempt: number): boolean {
+    const service = ctx.service;
+    // A request body already handed to undici cannot be replayed (nothing buffers it).
+    if (service === null || (ex.hasBody && ctx.body === null) || attempt >= service.retries) return false;
+    this.log.debug({ requestId: ctx.id, attempt: attempt + 1, err: err.message }, 'retrying upstream connection');
+    this.forward(ctx, ex, attempt + 1);
+    return true;
+  }
+
+  failUpstream(ctx: RequestContext, ex: Downstream, status: number, err: Error): void {
+    this.log.warn(
+      { requestId: ctx.id, service: ctx.service?.name ?? ctx.service?.id, code: (err as NodeJS.ErrnoException).code, err: err.message },
+      'upstream request failed',
+    );
+    this.reply(ctx, ex, { status, message: defaultMessage(status) });
+  }
+
+  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[]): HeaderValue[] {
+    const now = ctx.upstreamHeadersAt;
+    raw.push(
+      'X-Kong-Upstream-Latency',
+      String(Math.round(now - ctx.upstreamSentAt)),
+      'X-Kong-Proxy-Latency',
+      String(Math.round(ctx.upstreamSentAt - ctx.startedAt)),
+      'X-Kong-Request-Id',
+      ctx.id,
+    );
+    const extra = ctx.extraResponseHeaders;
+    if (extra !== null) for (const [k, v] of extra) raw.push(k, v);
+    if (!hasHeaderFilter(ctx)) return raw;
+    ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream' };
+    runHeaderFilter(ctx);
+    return fromHeaderObject(ctx.response.headers);
+  }
+
+  bodyFilter(ctx: RequestContext): ((chunk: Buffer, last: boolean) => Buffer) | null {
+    const hs = ctx.plugins;
+    for (let i = 0; i < hs.length; i++) {
+      if (hs[i]!.bodyFilter !== undefined) return (chunk, last) => runBodyFilter(ctx, chunk, last);
+    }
+    return null;
+  }
+
+  finish(ctx: RequestContext, ex: Downstream, err: Error | null): void {
+    if (ctx.plugins.length > 0) runLog(ctx, (e) => this.log.error({ err: e, requestId: ctx.id }, 'log phase failed'));
+    this.observer.requestFinished(ctx, ex, err);
+  }
+
+  // ---- local replies ------------------------------------------------------------------
+
+  /** Answers from the gateway itself (plugin verdict or gateway error). */
+  reply(ctx: RequestContext, ex: Downstream, r: LocalReply, close = false): void {
+    if (ex.aborted || ex.finished) {
+      this.finish(ctx, ex, null);
+      return;
+    }
+    let body: string | Buffer | null;
+    let contentType: string;
+    if (r.body !== undefined) {
+      body = r.body;
+      contentType = r.contentType ?? 'application/json; charset=utf-8';
+    } else if (r.status === 204 || r.status === 304) {
+      body = null;
+      contentType = '';
+    } else {
+      contentType = errorContentType(ctx.headers['accept']);
+      body = renderError(contentType, r.message ?? defaultMessage(r.status), ctx.id);
+    }
+    const headers: HeaderValue[] = [];
+    if (body !== null) headers.push('Content-Type', contentType);
+    if (r.headers !== undefined) for (const [k, v] of r.headers) headers.push(k, v);
+    const extra = ctx.extraResponseHeaders;
+    if (extra !== null) for (const [k, v] of extra) headers.push(k, v);
+    headers.push(
+      'X-Kong-Response-Latency',
+      String(Math.round(performance.now() - ctx.startedAt)),
+      'Server',
+      SERVER_TOKEN,
+      'X-Kong-Request-Id',
+      ctx.id,
+    );
+    let status = r.status;
+    let final: HeaderValue[] = headers;
+    if (hasHeaderFilter(ctx)) {
+      ctx.response = { status, headers: toHeaderObject(headers), source: 'gateway' };
+      try {
+        runHeaderFilter(ctx);
+      } catch (err) {
+        this.log.error({ err, requestId: ctx.id }, 'header filter failed on a local reply');
+      }
+      status = ctx.response.status;
+      final = fromHeaderObject(ctx.response.headers);
+    }
+    if (ctx.method === 'HEAD') {
+      ex.writeHead(status, final, body === null ? -1 : Buffer.byteLength(body), true);
+    } else {
+      ex.respond(status, final, body, close);
+    }
+    this.finish(ctx, ex, null);
+  }
+
+  private httpsRedirect(ctx: RequestContext, ex: Downstream, code: number): void {
+    if (code === 426) {
+      this.reply(ctx, ex, {
+        status: 426,
+        message: 'Please use HTTPS protocol',
+        headers: [
+          ['Connection', 'Upgrade'],
+          ['Upgrade', 'TLS/1.2, HTTP/1.1'],
+        ],
+      });
+      return;
+    }
+    const location = `https://${ctx.headers['host'] ?? ctx.host}${ctx.rawPath}${ctx.query ? `?${ctx.query}` : ''}`;
+    this.reply(ctx, ex, { status: code, message: defaultMessage(code), headers: [['Location', location]] });
+  }
+
+  private internalError(ctx: RequestContext, ex: Downstream, err: unknown): void {
+    this.log.error({ err, requestId: ctx.id, route: ctx.route?.name ?? ctx.route?.id }, 'request failed inside the gateway');
+    if (ex.headSent) {
+      ex.destroy();
+      this.finish(ctx, ex, err as Error);
+      return;
+    }
+    this.reply(ctx, ex, { status: 500, message: defaultMessage(500) });
+  }
+}
+
+function removeHeader(flat: string[], name: string): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === name) {
+      flat.splice(i, 2);
+      return;
+    }
+  }
+}
+
+function hasHeaderFilter(ctx: RequestContext): boolean {
+  const hs = ctx.plugins;
+  for (let i = 0; i < hs.length; i++) if (hs[i]!.headerFilter !== undefined) return true;
+  return false;
+}
+
+function toHeaderObject(flat: readonly HeaderValue[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toString().toLowerCase();
+    const value = flat[i + 1]!.toString();
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+function fromHeaderObject(obj: Record<string, string | string[]>): HeaderValue[] {
+  const out: HeaderValue[] = [];
+  for (const name in obj) {
+    const v = obj[name]!;
+    if (Array.isArray(v)) for (const x of v) out.push(name, x);
+    else out.push(name, v);
+  }
+  return out;
+}
