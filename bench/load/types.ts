@@ -1,0 +1,47 @@
+import type { BenchRequest } from '../scenarios/types.js';
+
+export type ToolName = 'autocannon' | 'wrk';
+
+export interface LoadOptions {
+  port: number;
+  request: BenchRequest;
+  connections: number;
+  durationSec: number;
+  /** Load-generator threads (wrk -t); autocannon runs on the harness's one thread. */
+  threads: number;
+  /** Per-request timeout. */
+  timeoutSec: number;
+  /** The status every response should have. */
+  expectStatus: number;
+}
+
+export interface LoadResult {
+  tool: ToolName;
+  /** Measured length of the load window, seconds. */
+  durationSec: number;
+  /** Completed responses (any status). The denominator of every per-request figure. */
+  requests: number;
+  /** requests / durationSec. */
+  rps: number;
+  latencyMs: { p50: number; p99: number; max: number; mean: number };
+  /** Smallest latency step the tool reports (autocannon: 1 ms; wrk: 1 µs). */
+  latencyResolutionMs: number;
+  /**
+   * Responses that are not the expected status. autocannon: exact; wrk: status >= 400 only
+   * (wrk's own count; 1xx/3xx are not visible without a per-response Lua hook that would slow it).
+   */
+  non2xx: number;
+  /** Socket errors and timeouts (no response at all). */
+  errors: number;
+  timeouts: number;
+  /** Status code → count, when the tool gives it. */
+  statusCodes: Record<string, number> | null;
+  /** CPU the load generator itself used in the window, µs (null if unknown). */
+  loadgenCpuUs: number | null;
+}
+
+export interface LoadTool {
+  name: ToolName;
+  version: string;
+  run(opts: LoadOptions): Promise<LoadResult>;
+}

@@ -1,0 +1,32 @@
+import type { Upstream } from '../upstream.js';
+import type { Scenario, ScenarioContext } from '../scenarios/types.js';
+
+export interface PeerContext {
+  /** Repository root (where package.json and bin/ live). */
+  root: string;
+  /** Worker threads (gateway) / worker processes (nginx). */
+  workers: number;
+  upstream: Upstream;
+  scenario: Scenario;
+  scenarioCtx: ScenarioContext;
+}
+
+export interface RunningPeer {
+  /** The port the load tool targets on 127.0.0.1. */
+  port: number;
+  /** Root of the peer's process tree for CPU accounting; null when it has no process of its own. */
+  pid: number | null;
+  /** Why the peer is no longer running, when it died on its own; null while it runs. */
+  died(): string | null;
+  stop(): Promise<void>;
+}
+
+export interface Peer {
+  /** Row name in the report: "gateway", "nginx", "origin (direct)". */
+  name: string;
+  /** One line for the report, e.g. "nginx 1.22.1 proxy_pass, 2 workers". */
+  describe(ctx: PeerContext): string;
+  /** Why this peer cannot run here (not installed, no equivalent for the scenario…), or null. */
+  unavailable(ctx: PeerContext): string | null;
+  start(ctx: PeerContext): Promise<RunningPeer>;
+}
