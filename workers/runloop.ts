@@ -19,7 +19,8 @@ import { errorContentType, renderError } from './http/error-body.js';
 import type { RequestContext } from './http/request-context.js';
 import { compilePipelines, type CompiledPipelines } from './pipeline/compile.js';
 import { runAccess, runBodyFilter, runHeaderFilter, runLog, runRewrite } from './pipeline/run.js';
-import type { LocalReply, MaybePromise, PluginDefinition, PluginEnv, Verdict } from './pipeline/types.js';
+import { ConsumerIndex } from './auth/consumer-index.js';
+import type { LocalReply, MaybePromise, PluginBaseEnv, PluginDefinition, Verdict } from './pipeline/types.js';
 import { Balancer } from './proxy/balancer.js';
 import { upstreamRequestHeaders } from './proxy/forward-headers.js';
 import { ProxyCall, RequestBodyStream, type ProxyHost } from './proxy/proxy-call.js';
@@ -39,20 +40,23 @@ export class Generation {
     readonly router: Router,
     readonly pipelines: CompiledPipelines,
     readonly balancer: Balancer,
+    readonly consumers: ConsumerIndex,
   ) {}
 
   static compile(
     version: number,
     config: GatewayConfig,
     definitions: ReadonlyMap<string, PluginDefinition<any>>,
-    envFor: (p: PluginConfig) => PluginEnv,
+    envFor: (p: PluginConfig) => PluginBaseEnv,
   ): Generation {
+    const consumers = new ConsumerIndex(config.consumers);
     return new Generation(
       version,
       config,
       new Router(config.routes, config.services),
-      compilePipelines(config, definitions, envFor),
+      compilePipelines(config, definitions, (p) => ({ ...envFor(p), consumers })),
       new Balancer(config),
+      consumers,
     );
   }
 }
@@ -142,8 +146,7 @@ export class Runloop implements ProxyHost {
       this.httpsRedirect(ctx, ex, route.https_redirect_status_code);
       return;
     }
-    const up = upstreamPath(match.service, route, match, ctx.path);
-    ctx.upstreamPath = ctx.query.length > 0 ? `${up}?${ctx.query}` : up;
+    ctx.upstreamPath = upstreamPath(match.service, route, match, ctx.path);
     if (route.strip_path) ctx.strippedPrefix = match.matchedPath;
 
     const chain = gen.pipelines.forRoute(route);
@@ -209,7 +212,8 @@ export class Runloop implements ProxyHost {
     try {
       pool.dispatch(
         {
-          path: ctx.upstreamPath,
+          // The query as plugins left it (hide_credentials may have removed arguments).
+          path: ctx.query.length > 0 ? `${ctx.upstreamPath}?${ctx.query}` : ctx.upstreamPath,
           method: ctx.method,
           headers,
           body,

@@ -9,7 +9,7 @@ import type { FromWorker, ToWorker, WorkerData } from '../src/shared/protocol.js
 import { TrustedProxies } from './http/client-address.js';
 import { UwsListener } from './http/uws-listener.js';
 import { loadNativeUws } from './http/uws-native.js';
-import type { PluginEnv } from './pipeline/types.js';
+import type { PluginBaseEnv } from './pipeline/types.js';
 import { pluginDefinitions } from './plugins/index.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { Generation, Runloop } from './runloop.js';
@@ -34,7 +34,7 @@ let listening = false;
 // the worker if it does die.
 process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in worker'));
 
-function pluginEnv(name: string): PluginEnv {
+function pluginEnv(name: string): PluginBaseEnv {
   const child = log.child({ plugin: name });
   return {
     workerId,

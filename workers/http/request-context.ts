@@ -9,6 +9,7 @@
 import type { RouteConfig, ServiceConfig } from '../../src/config/types.js';
 import type { PluginHandler } from '../pipeline/types.js';
 import type { Downstream, RequestBodySink } from './downstream.js';
+import { parseQuery, removeQueryArg, type QueryArgs } from './query.js';
 
 /** Response as the header_filter phase sees it (upstream's or a local reply's). */
 export interface ResponseState {
@@ -20,9 +21,11 @@ export interface ResponseState {
 }
 
 export interface ConsumerIdentity {
-  id: string;
-  username: string | null;
-  custom_id: string | null;
+  readonly id: string;
+  readonly username: string | null;
+  readonly custom_id: string | null;
+  /** ACL groups of the consumer (empty when none). */
+  readonly groups: readonly string[];
 }
 
 export interface CredentialIdentity {
@@ -65,7 +68,7 @@ export class RequestContext {
   service: ServiceConfig | null = null;
   /** Regex captures of the matched path, numbered ("0", "1", ...) and named. */
   uriCaptures: Record<string, string> | null = null;
-  /** Upstream request path + query, computed after routing (Kong's upstream URI rules). */
+  /** Upstream request path (without the query), computed after routing (Kong's upstream URI rules). */
   upstreamPath = '';
   /** The path prefix strip_path removed (sent upstream as X-Forwarded-Prefix), or null. */
   strippedPrefix: string | null = null;
@@ -126,6 +129,19 @@ export class RequestContext {
     this.remoteAddress = remoteAddress;
     this.clientIp = clientIp;
     this.startedAt = startedAt;
+  }
+
+  private parsedQuery: QueryArgs | null = null;
+
+  /** Query arguments, parsed on first use (Kong's kong.request.get_query shapes). */
+  queryArgs(): QueryArgs {
+    return (this.parsedQuery ??= parseQuery(this.query));
+  }
+
+  /** Removes an argument from the query sent upstream (hide_credentials). */
+  removeQueryArg(name: string): void {
+    this.query = removeQueryArg(this.query, name);
+    this.parsedQuery = null;
   }
 
   /** True when the header appeared more than once in the request. */

@@ -11,6 +11,7 @@
  * promise hop.
  */
 import type { RecordSchema } from '../../src/config/schema-dsl.js';
+import type { ConsumerIndex } from '../auth/consumer-index.js';
 import type { RequestContext } from '../http/request-context.js';
 
 /** Stop the chain and answer locally (Kong's kong.response.exit / kong.response.error). */
@@ -61,7 +62,12 @@ export interface PluginEnv {
     warn(obj: object, msg?: string): void;
     error(obj: object, msg?: string): void;
   };
+  /** Consumers and credentials of this config generation, indexed for lookups. */
+  readonly consumers: ConsumerIndex;
 }
+
+/** What the worker provides per plugin instance; the generation adds the rest. */
+export type PluginBaseEnv = Omit<PluginEnv, 'consumers'>;
 
 export interface PluginDefinition<C = Record<string, unknown>> {
   /** Config key, e.g. 'request-termination'. */
