@@ -12,6 +12,8 @@ export interface BenchOptions {
   /** null: wrk when it is on PATH, else autocannon. */
   tool: ToolName | null;
   scenario: string;
+  /** Also run the gateway on this scenario and report the ratio to it (e.g. plain). */
+  baseline: string | null;
   rounds: number;
   threads: number;
   payloadSize: number;
@@ -38,6 +40,8 @@ and prints req/s, latency, CPU µs per request and errors for each, with the gat
   --tool autocannon|wrk  load generator (default: wrk when on PATH, else autocannon)
   --threads N          wrk threads (default 1: one core for the load, one for the peer)
   --scenario NAME      what the gateway does per request (default plain; see bench/scenarios/)
+  --baseline NAME      also run the gateway on scenario NAME in the same run and print the ratio
+                       (e.g. --scenario key-auth --baseline plain)
   --rounds N           repeat, alternating the peer order, and report medians (default 1)
   --payload-size B     bytes in the origin's response body (default 128)
   --origin nginx|node  the origin both peers proxy to (default nginx when installed, else node)
@@ -79,6 +83,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       tool: { type: 'string' },
       threads: { type: 'string' },
       scenario: { type: 'string' },
+      baseline: { type: 'string' },
       rounds: { type: 'string' },
       'payload-size': { type: 'string' },
       origin: { type: 'string' },
@@ -100,6 +105,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     tool: oneOf('tool', values.tool, ['autocannon', 'wrk'] as const),
     threads: Math.min(int('threads', values.threads, 1, 1, 64), connections),
     scenario: values.scenario ?? 'plain',
+    baseline: values.baseline ?? null,
     rounds: int('rounds', values.rounds, 1, 1, 100),
     payloadSize: int('payload-size', values['payload-size'], 128, 0, 1_000_000),
     origin: oneOf('origin', values.origin, ['nginx', 'node'] as const),

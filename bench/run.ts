@@ -33,6 +33,7 @@ import {
   type RunRecord,
 } from './report.js';
 import { loadScenarios } from './scenarios/index.js';
+import type { Scenario } from './scenarios/types.js';
 import { defaultOriginKind, startUpstream, type Upstream } from './upstream.js';
 
 /** The repository root: the nearest ancestor of this file with Portcullis's package.json. */
@@ -61,7 +62,8 @@ function peerOrder(peers: Peer[], round: number): Peer[] {
   return round % 2 === 1 ? peers : [...peers].reverse();
 }
 
-async function measure(peer: Peer, ctx: PeerContext, tool: LoadTool, opts: BenchOptions, round: number, order: number): Promise<RunRecord> {
+async function measure(peer: Peer, benchCtx: PeerContext, tool: LoadTool, opts: BenchOptions, round: number, order: number): Promise<RunRecord> {
+  const ctx: PeerContext = peer.scenario !== undefined ? { ...benchCtx, scenario: peer.scenario } : benchCtx;
   const running = await peer.start(ctx);
   try {
     const req = ctx.scenario.request;
@@ -145,7 +147,17 @@ async function main(): Promise<number> {
     log(`nginx is not installed: the origin is a Node http server, which costs more CPU per request (${NGINX_INSTALL_HINT})`);
   }
 
+  let baseline: Scenario | null = null;
+  if (opts.baseline !== null) {
+    baseline = scenarios.get(opts.baseline) ?? null;
+    if (baseline === null) {
+      process.stderr.write(`bench: unknown --baseline scenario '${opts.baseline}'; known: ${[...scenarios.keys()].join(', ')}\n`);
+      return 2;
+    }
+  }
+  const baselineName = baseline === null ? '' : `gateway (${baseline.name})`;
   const candidates: Peer[] = [gatewayPeer({ bin: opts.gatewayBin })];
+  if (baseline !== null) candidates.push(gatewayPeer({ bin: opts.gatewayBin, name: baselineName, scenario: baseline }));
   if (opts.peer === 'nginx') candidates.push(nginxPeer(nginx));
   if (opts.direct) candidates.push(directPeer());
 
@@ -196,7 +208,9 @@ async function main(): Promise<number> {
       const s = summarize(p.name, p.describe(ctx), runs, failures);
       if (s !== null) summaries.push(s);
     }
-    const ratio = ratios(summaries.find((s) => s.peer === 'gateway') ?? null, summaries.find((s) => s.peer === 'nginx') ?? null);
+    const gatewaySummary = summaries.find((s) => s.peer === 'gateway') ?? null;
+    const ratio = ratios(gatewaySummary, summaries.find((s) => s.peer === 'nginx') ?? null);
+    const baselineRatio = baseline === null ? null : ratios(gatewaySummary, summaries.find((s) => s.peer === baselineName) ?? null);
     const machine = machineInfo();
     const latencyResolutionMs = runs[0]?.load.latencyResolutionMs ?? (tool.name === 'wrk' ? 0.001 : 1);
 
@@ -210,6 +224,14 @@ async function main(): Promise<number> {
       ...skipped.map((s) => `${s.peer}: skipped (${s.reason})`),
     ];
     process.stdout.write(`\n${renderText({ summaries, ratio, failures, latencyResolutionMs, cores: machine.cores, header })}\n`);
+    if (baselineRatio !== null) {
+      process.stdout.write(
+        `gateway '${scenario.name}' / gateway '${baseline!.name}'  req/s: ${baselineRatio.rps.toFixed(2)}x   ` +
+          `CPU µs/req: ${baselineRatio.cpu === null ? '-' : `${baselineRatio.cpu.toFixed(2)}x`}` +
+          (baselineRatio.valid ? '' : '   WARNING: a run had errors or unexpected statuses') +
+          '\n',
+      );
+    }
 
     const file = writeJson(root, startedAt, {
       schema: 'portcullis-bench/1',
@@ -240,6 +262,7 @@ async function main(): Promise<number> {
       skipped,
       summary: summaries,
       ratio,
+      baseline: baseline === null ? null : { scenario: baseline.name, ratio: baselineRatio },
       runs,
       failures,
     });

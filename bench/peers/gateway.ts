@@ -9,12 +9,17 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { describeProbe, freePort, HOST, probe, sleep, type ProbeResult } from '../lib/net.js';
 import { makeTempDir, spawnManaged, stopManaged, tailFile } from '../lib/procs.js';
+import type { Scenario } from '../scenarios/types.js';
 import type { Peer, PeerContext, RunningPeer } from './types.js';
 
 export interface GatewayPeerOptions {
   /** The gateway's entry point; default <root>/bin/portcullis.js. A `.js` file runs under this node. */
   bin?: string;
   readyTimeoutMs?: number;
+  /** Row name; default "gateway". */
+  name?: string;
+  /** Run this scenario instead of the bench's (for `--baseline`). */
+  scenario?: Scenario;
 }
 
 export function gatewayPeer(opts: GatewayPeerOptions = {}): Peer {
@@ -23,9 +28,11 @@ export function gatewayPeer(opts: GatewayPeerOptions = {}): Peer {
     return isAbsolute(opts.bin) ? opts.bin : resolve(process.cwd(), opts.bin);
   };
   return {
-    name: 'gateway',
+    name: opts.name ?? 'gateway',
+    ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}),
     describe: (ctx) =>
-      `portcullis (${opts.bin === undefined ? 'bin/portcullis.js' : binOf(ctx)}), ${ctx.workers} worker thread(s)`,
+      `portcullis (${opts.bin === undefined ? 'bin/portcullis.js' : binOf(ctx)}), ${ctx.workers} worker thread(s)` +
+      (opts.scenario !== undefined ? `, scenario '${opts.scenario.name}'` : ''),
     unavailable: (ctx) => (existsSync(binOf(ctx)) ? null : `${binOf(ctx)} does not exist`),
     async start(ctx): Promise<RunningPeer> {
       const bin = binOf(ctx);

@@ -24,6 +24,8 @@ export interface RunningPeer {
 export interface Peer {
   /** Row name in the report: "gateway", "nginx", "origin (direct)". */
   name: string;
+  /** Runs this scenario instead of the bench's own (the `--baseline` row). */
+  scenario?: Scenario;
   /** One line for the report, e.g. "nginx 1.22.1 proxy_pass, 2 workers". */
   describe(ctx: PeerContext): string;
   /** Why this peer cannot run here (not installed, no equivalent for the scenario…), or null. */
