@@ -289,18 +289,20 @@ export class Runloop implements ProxyHost {
     }
     let body: string | Buffer | null;
     let contentType: string;
-    if (r.body !== undefined) {
-      body = r.body;
-      contentType = r.contentType ?? 'application/json; charset=utf-8';
-    } else if (r.status === 204 || r.status === 304) {
+    if (r.status === 204 || r.status === 304 || r.status < 200) {
+      // These never carry a body (RFC 9110 6.4.1): whatever a plugin gave is dropped.
       body = null;
       contentType = '';
+    } else if (r.body !== undefined) {
+      body = r.body;
+      // An empty body (Kong's exit(status, nil)) goes without a Content-Type.
+      contentType = r.contentType ?? (r.body.length === 0 ? '' : 'application/json; charset=utf-8');
     } else {
       contentType = errorContentType(ctx.headers['accept']);
       body = renderError(contentType, r.message ?? defaultMessage(r.status), ctx.id);
     }
     const headers: HeaderValue[] = [];
-    if (body !== null) headers.push('Content-Type', contentType);
+    if (contentType !== '') headers.push('Content-Type', contentType);
     if (r.headers !== undefined) for (const [k, v] of r.headers) headers.push(k, v);
     const extra = ctx.extraResponseHeaders;
     if (extra !== null) for (const [k, v] of extra) headers.push(k, v);

@@ -32,7 +32,12 @@ export interface GatewaySettings {
 }
 
 export interface RequestLimits {
-  /** Most header lines accepted (431 above). */
+  /**
+   * Most header lines accepted (431 above). The uWS build we run stops parsing at 48 header
+   * lines (UWS_HTTP_MAX_HEADERS_COUNT, compiled in): a request with more never reaches the
+   * gateway and its connection is dropped by uWS's idle timeout, so values above
+   * UWS_MAX_HEADER_LINES cannot take effect (docs/request-limits.md).
+   */
   maxHeaderCount: number;
   /** Most bytes of all header names and values together (431 above). */
   maxHeaderBytes: number;
@@ -44,8 +49,11 @@ export interface RequestLimits {
   clientSendTimeoutMs: number;
 }
 
+/** Header lines the uWS parser accepts at most (measured: 48 pass, 49 are never delivered). */
+export const UWS_MAX_HEADER_LINES = 48;
+
 export const DEFAULT_LIMITS: RequestLimits = {
-  maxHeaderCount: 100,
+  maxHeaderCount: UWS_MAX_HEADER_LINES,
   maxHeaderBytes: 32 * 1024,
   maxUriLength: 8 * 1024,
   clientBodyTimeoutMs: 60_000,

@@ -220,7 +220,7 @@ describe('correlation-id on the response (echo_downstream)', () => {
     expect(ctx.response.headers['kong-request-id']).toBe(id);
   });
 
-  it.fails('KNOWN GAP: echoes a fresh id when access never ran (e.g. the 404 for no matching route), as Kong 3.x', () => {
+  it('echoes a fresh id when access never ran (e.g. the 404 for no matching route), as Kong 3.x', () => {
     // Kong's header_filter: `correlation_id = kong.ctx.plugin.correlation_id or
     // kong.request.get_header(conf.header_name)`, generating one when both are empty, so a
     // global instance tags the router's 404 too. Here header_filter only copies the request

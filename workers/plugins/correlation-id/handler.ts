@@ -38,8 +38,11 @@ export function createCorrelationId(conf: CorrelationIdConfig): PluginHandler {
   };
   if (conf.echo_downstream) {
     handler.headerFilter = (ctx: RequestContext) => {
-      const value = ctx.headers[header];
-      if (value !== undefined && ctx.response !== null) ctx.response.headers[header] = value;
+      if (ctx.response === null) return;
+      // Kong generates one here when access never ran (e.g. the router's 404).
+      let value = ctx.headers[header];
+      if (value === undefined || value === '') value = generate(generator, ctx);
+      ctx.response.headers[header] = value;
     };
   }
   return handler;

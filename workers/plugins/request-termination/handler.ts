@@ -10,7 +10,7 @@ import type { RequestContext } from '../../http/request-context.js';
 import { BodyTooLargeError } from '../../http/request-context.js';
 import type { LocalReply, MaybePromise, PluginHandler, Verdict } from '../../pipeline/types.js';
 import type { RequestTerminationConfig } from './schema.js';
-import { parseQuery } from './query.js';
+import { parseQuery } from '../../http/query.js';
 
 /** Kong's request-termination defaults when no message is configured. */
 const DEFAULT_MESSAGES: Record<number, string> = {
@@ -63,7 +63,8 @@ export function createRequestTermination(conf: RequestTerminationConfig): Plugin
   if (conf.body != null) {
     fixed = { status, body: conf.body, contentType: conf.content_type ?? JSON_TYPE };
   } else {
-    fixed = { status, body: JSON.stringify(message === undefined ? {} : { message }), contentType: JSON_TYPE };
+    // Kong: exit(status, message and { message = message } or nil): no message, no body.
+    fixed = message === undefined ? { status, body: '' } : { status, body: JSON.stringify({ message }), contentType: JSON_TYPE };
   }
 
   const echo = (ctx: RequestContext): Promise<Verdict> =>
@@ -72,7 +73,8 @@ export function createRequestTermination(conf: RequestTerminationConfig): Plugin
         status,
         contentType: JSON_TYPE,
         body: JSON.stringify({
-          message: message ?? null,
+          // Kong's cjson leaves a nil message out of the document.
+          ...(message !== undefined ? { message } : {}),
           kong: { node_id: NODE_ID, worker_pid: process.pid, hostname: HOSTNAME },
           request: {
             scheme: ctx.scheme,
@@ -83,7 +85,8 @@ export function createRequestTermination(conf: RequestTerminationConfig): Plugin
             body: parsedBody(ctx, raw),
             raw_body: raw === null ? null : raw.toString('utf8'),
             method: ctx.method,
-            path: ctx.rawPath,
+            // kong.request.get_path(): the normalised path the router matched.
+            path: ctx.path,
           },
           matched_route: ctx.route,
           matched_service: ctx.service,
