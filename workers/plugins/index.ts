@@ -5,7 +5,9 @@
 import type { PluginDefinition } from '../pipeline/types.js';
 import { correlationId } from './correlation-id/index.js';
 import { requestTermination } from './request-termination/index.js';
+import { basicAuth } from './basic-auth/index.js';
+import { keyAuth } from './key-auth/index.js';
 
-const all: PluginDefinition<any>[] = [correlationId, requestTermination];
+const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

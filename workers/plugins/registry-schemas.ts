@@ -7,6 +7,8 @@ import type { RecordSchema } from '../../src/config/schema-dsl.js';
 import type { Protocol } from '../../src/config/types.js';
 import { schema as correlationIdSchema } from './correlation-id/schema.js';
 import { schema as requestTerminationSchema } from './request-termination/schema.js';
+import { schema as basicAuthSchema } from './basic-auth/schema.js';
+import { schema as keyAuthSchema } from './key-auth/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -27,4 +29,6 @@ const HTTP: readonly Protocol[] = ['grpc', 'grpcs', 'http', 'https'];
 export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaEntry>([
   ['correlation-id', { schema: correlationIdSchema, priority: 100001, protocols: HTTP }],
   ['request-termination', { schema: requestTerminationSchema, priority: 2, protocols: HTTP }],
+  ['key-auth', { schema: keyAuthSchema, priority: 1250, noConsumer: true, protocols: HTTP }],
+  ['basic-auth', { schema: basicAuthSchema, priority: 1100, noConsumer: true, protocols: HTTP }],
 ]);
