@@ -113,8 +113,8 @@ describe('every issue points at the line and column of the offending node', () =
   });
 
   it('unknown plugin: at its name', () => {
-    const text = `${HEAD}plugins:\n  - name: key-auth\n    config: { key_names: [apikey] }\n`;
-    expect(only(text)).toMatchObject({ ...at(text, 'key-auth'), path: 'plugins[0].name', message: "plugin 'key-auth' is not installed" });
+    const text = `${HEAD}plugins:\n  - name: no-such-plugin\n    config: { key_names: [apikey] }\n`;
+    expect(only(text)).toMatchObject({ ...at(text, 'no-such-plugin'), path: 'plugins[0].name', message: "plugin 'no-such-plugin' is not installed" });
   });
 
   it('YAML syntax error: at the parser position, no field path', () => {

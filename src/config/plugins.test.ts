@@ -30,10 +30,24 @@ describe('correlation-id schema', () => {
 
 describe('plugin registry', () => {
   it('knows the shipped plugins with their Kong priorities', () => {
-    expect([...pluginSchemas].map(([name, e]) => [name, e.priority])).toEqual([
-      ['correlation-id', 100001],
-      ['request-termination', 2],
-    ]);
+    // Kong's PRIORITY numbers (kong/plugins/*/handler.lua): these decide the order of every chain.
+    const kong: Record<string, number> = {
+      'correlation-id': 100001,
+      jwt: 1450,
+      'key-auth': 1250,
+      'basic-auth': 1100,
+      'openid-connect': 1050,
+      'hmac-auth': 1030,
+      acl: 950,
+      'request-termination': 2,
+    };
+    const shipped = [...pluginSchemas];
+    expect(shipped.length).toBeGreaterThanOrEqual(2);
+    for (const [name, entry] of shipped) {
+      if (name in kong) expect([name, entry.priority]).toEqual([name, kong[name]]);
+    }
+    expect(pluginSchemas.get('correlation-id')?.priority).toBe(100001);
+    expect(pluginSchemas.get('request-termination')?.priority).toBe(2);
   });
 
   it('refuses a scope the plugin does not support, nested or by reference', () => {
