@@ -7,7 +7,8 @@ import { correlationId } from './correlation-id/index.js';
 import { requestTermination } from './request-termination/index.js';
 import { basicAuth } from './basic-auth/index.js';
 import { keyAuth } from './key-auth/index.js';
+import { jwt } from './jwt/index.js';
 
-const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth];
+const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth, jwt];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

@@ -9,6 +9,7 @@ import { schema as correlationIdSchema } from './correlation-id/schema.js';
 import { schema as requestTerminationSchema } from './request-termination/schema.js';
 import { schema as basicAuthSchema } from './basic-auth/schema.js';
 import { schema as keyAuthSchema } from './key-auth/schema.js';
+import { schema as jwtSchema } from './jwt/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -31,4 +32,5 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['request-termination', { schema: requestTerminationSchema, priority: 2, protocols: HTTP }],
   ['key-auth', { schema: keyAuthSchema, priority: 1250, noConsumer: true, protocols: HTTP }],
   ['basic-auth', { schema: basicAuthSchema, priority: 1100, noConsumer: true, protocols: HTTP }],
+  ['jwt', { schema: jwtSchema, priority: 1450, noConsumer: true, protocols: HTTP }],
 ]);
