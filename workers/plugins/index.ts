@@ -3,12 +3,14 @@
  * dynamic discovery): adding a plugin is one folder plus one line here.
  */
 import type { PluginDefinition } from '../pipeline/types.js';
+import { acl } from './acl/index.js';
+import { hmacAuth } from './hmac-auth/index.js';
 import { correlationId } from './correlation-id/index.js';
 import { requestTermination } from './request-termination/index.js';
 import { basicAuth } from './basic-auth/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { jwt } from './jwt/index.js';
 
-const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth, jwt];
+const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

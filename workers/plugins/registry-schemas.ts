@@ -5,6 +5,8 @@
  */
 import type { RecordSchema } from '../../src/config/schema-dsl.js';
 import type { Protocol } from '../../src/config/types.js';
+import { schema as aclSchema } from './acl/schema.js';
+import { schema as hmacAuthSchema } from './hmac-auth/schema.js';
 import { schema as correlationIdSchema } from './correlation-id/schema.js';
 import { schema as requestTerminationSchema } from './request-termination/schema.js';
 import { schema as basicAuthSchema } from './basic-auth/schema.js';
@@ -30,6 +32,8 @@ const HTTP: readonly Protocol[] = ['grpc', 'grpcs', 'http', 'https'];
 export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaEntry>([
   ['correlation-id', { schema: correlationIdSchema, priority: 100001, protocols: HTTP }],
   ['request-termination', { schema: requestTerminationSchema, priority: 2, protocols: HTTP }],
+  ['hmac-auth', { schema: hmacAuthSchema, priority: 1030, noConsumer: true, protocols: HTTP }],
+  ['acl', { schema: aclSchema, priority: 950, noConsumer: true, protocols: HTTP }],
   ['key-auth', { schema: keyAuthSchema, priority: 1250, noConsumer: true, protocols: HTTP }],
   ['basic-auth', { schema: basicAuthSchema, priority: 1100, noConsumer: true, protocols: HTTP }],
   ['jwt', { schema: jwtSchema, priority: 1450, noConsumer: true, protocols: HTTP }],
