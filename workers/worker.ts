@@ -29,10 +29,39 @@ const runloop = new Runloop(log, pools, trusted, settings, {
 });
 const listener = new UwsListener(uws, settings, runloop, trusted, log);
 let listening = false;
+let stopping: Promise<never> | null = null;
 
-// A bug must never take the whole worker down silently: log it; the supervisor replaces
-// the worker if it does die.
-process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in worker'));
+/**
+ * Stops this worker: closes the listen socket, lets in-flight requests finish (up to
+ * `timeoutMs`), closes every connection and the uWS app, then exits with `code`. The
+ * thread must never exit with uWS still open: that aborts the whole process.
+ */
+function stop(timeoutMs: number, code: number): Promise<never> {
+  stopping ??= (async () => {
+    const deadline = performance.now() + timeoutMs;
+    const abandoned = await listener.drain(timeoutMs);
+    // Pools close once their requests are done; abandoned ones were aborted, but never
+    // let an upstream hold the exit past the deadline.
+    const left = Math.max(deadline - performance.now(), 0) + 1000;
+    await Promise.race([pools.closeAll(), new Promise((r) => setTimeout(r, left))]);
+    post({ type: 'drained', abandoned });
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+// Node cannot resume safely after an uncaught exception, and a worker that silently
+// carries on with broken state is worse than a replaced one: stop accepting, let the
+// requests in flight finish (up to --drain-timeout), exit 1. The supervisor starts a
+// replacement as soon as it hears 'fatal'.
+process.on('uncaughtException', (err, origin) => {
+  log.fatal({ err, origin }, 'uncaught exception in worker; stopping this worker');
+  if (stopping !== null) return;
+  post({ type: 'fatal', error: err instanceof Error ? err.message : String(err) });
+  void stop(settings.drainTimeoutMs, 1);
+});
+
+const faultInjection = ['1', 'true', 'yes', 'on'].includes((process.env.PORTCULLIS_ENABLE_FAULT_INJECTION ?? '').toLowerCase());
 
 function pluginEnv(name: string): PluginBaseEnv {
   const child = log.child({ plugin: name });
@@ -58,14 +87,14 @@ async function applyConfig(msg: Extract<ToWorker, { type: 'config' }>): Promise<
   runloop.generation = gen;
   pools.retain(gen.balancer.origins());
   post({ type: 'config-applied', version: msg.version, hash: msg.config.hash });
-  if (!listening) {
+  if (!listening && stopping === null) {
     listening = true;
     try {
       const bound = await listener.listen(settings.proxyListen.host, settings.proxyListen.port);
       post({ type: 'listening', port: bound });
     } catch (err) {
       post({ type: 'listen-failed', error: (err as Error).message });
-      process.exit(1);
+      await stop(0, 1);
     }
   }
 }
@@ -76,12 +105,18 @@ port.on('message', (msg: ToWorker) => {
       void applyConfig(msg);
       break;
     case 'drain':
-      void (async () => {
-        const abandoned = await listener.drain(msg.timeoutMs);
-        await pools.closeAll();
-        post({ type: 'drained', abandoned });
-        process.exit(0);
-      })();
+      void stop(msg.timeoutMs, 0);
+      break;
+    case 'fault':
+      if (!faultInjection) break;
+      log.warn({ kind: msg.kind }, 'fault injection');
+      if (msg.kind === 'exit') {
+        void stop(0, 3);
+        break;
+      }
+      setImmediate(() => {
+        throw new Error('injected fault (PORTCULLIS_ENABLE_FAULT_INJECTION)');
+      });
       break;
     case 'status':
       post({ type: 'status', inflight: listener.inflight.size, requests: listener.requests, configVersion: runloop.generation?.version ?? 0 });

@@ -34,6 +34,10 @@ export function formatIssue(i: ConfigIssue): string {
 }
 
 async function start(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return 0;
+  }
   const options = Object.fromEntries(Object.entries(START_FLAGS).map(([k, v]) => [k, { type: v.type }])) as Record<
     string,
     { type: 'string' | 'boolean' }
@@ -70,6 +74,8 @@ async function start(argv: string[]): Promise<number> {
   try {
     await supervisor.start();
   } catch (err) {
+    // A signal during start-up stops the workers before they listen: that is the stop path.
+    if (supervisor.isShuttingDown) return -1;
     log.fatal({ err }, 'start failed');
     await supervisor.shutdown('start failed');
     return 1;

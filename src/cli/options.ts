@@ -73,7 +73,11 @@ export function resolveSettings(
   const proxyListen = parseListen(get('proxy-listen') ?? '0.0.0.0:8000', 'proxy-listen', errors) ?? { host: '0.0.0.0', port: 8000 };
   const adminRaw = get('admin-listen') ?? '127.0.0.1:8001';
   const adminListen = adminRaw === 'off' ? null : parseListen(adminRaw, 'admin-listen', errors);
-  const adminToken = get('admin-token') ?? null;
+  const tokenRaw = get('admin-token');
+  if (tokenRaw !== undefined && tokenRaw.trim().length < 8) {
+    errors.push(`admin-token: must be at least 8 characters (and not blank)`);
+  }
+  const adminToken = tokenRaw === undefined || tokenRaw.trim() === '' ? null : tokenRaw;
   if (adminListen !== null && !isLoopback(adminListen.host) && adminToken === null) {
     errors.push(`admin-listen: ${adminListen.host} is not a loopback address; set --admin-token (or ${envName('admin-token')}) to expose the admin API`);
   }

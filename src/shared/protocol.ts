@@ -14,7 +14,16 @@ export type ToWorker =
   | { type: 'config'; version: number; config: GatewayConfig }
   /** Stop accepting, finish in-flight requests, then exit. */
   | { type: 'drain'; timeoutMs: number }
-  | { type: 'status' };
+  | { type: 'status' }
+  /**
+   * Test-only fault injection (PORTCULLIS_ENABLE_FAULT_INJECTION=1, docs/operations.md):
+   * 'uncaught-exception' throws one, as a bug in a callback would; 'exit' ends the thread
+   * at once (uWS closed first, connections cut), as a crash the worker cannot report would.
+   */
+  | { type: 'fault'; kind: FaultKind };
+
+export type FaultKind = 'uncaught-exception' | 'exit';
+export const FAULT_KINDS: readonly FaultKind[] = ['uncaught-exception', 'exit'];
 
 export type FromWorker =
   | { type: 'listening'; port: number }
@@ -22,4 +31,6 @@ export type FromWorker =
   | { type: 'config-applied'; version: number; hash: string }
   | { type: 'config-failed'; version: number; error: string }
   | { type: 'drained'; abandoned: number }
+  /** An uncaught exception: the worker stopped accepting and drains, then exits 1. */
+  | { type: 'fatal'; error: string }
   | { type: 'status'; inflight: number; requests: number; configVersion: number };

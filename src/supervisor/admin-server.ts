@@ -1,14 +1,19 @@
 /**
  * The admin API (node:http, on the supervisor thread). Loopback only by default; when it
  * listens elsewhere a token is mandatory (enforced by the CLI) and compared in constant
- * time. This issue ships /status; config endpoints and metrics arrive with their issue.
+ * time. Endpoints (docs/operations.md):
+ *   GET  /status                      workers, config hash, uptime
+ *   POST /workers/:id/restart         replace one worker thread gracefully
+ *   POST /debug/workers/:id/crash     only with PORTCULLIS_ENABLE_FAULT_INJECTION=1 (tests);
+ *                                     ?kind=uncaught-exception (default) | exit
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { FAULT_KINDS, type FaultKind } from '../shared/protocol.js';
 import type { GatewaySettings, ListenAddress } from '../shared/settings.js';
-import type { Supervisor } from './supervisor.js';
+import { SupervisorError, type Supervisor, type WorkerHandle } from './supervisor.js';
 
 export const VERSION = '0.1.0';
 
@@ -75,21 +80,76 @@ export class AdminServer {
       this.send(res, 401, { message: 'Unauthorized' });
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      this.send(res, 405, { message: 'Method not allowed' });
+    // Without a token the API trusts whoever can reach loopback; a web page in a local
+    // browser can reach it too. DNS rebinding shows up as a foreign Host, a cross-site
+    // form or fetch as an Origin header: refuse both (curl and scripts send neither).
+    if (this.tokenDigest === null && !isLoopbackHost(req.headers.host)) {
+      this.send(res, 403, { message: 'Forbidden: the admin API answers loopback host names only (or set --admin-token)' });
       return;
     }
-    switch (path) {
-      case '/status':
-        this.send(res, 200, this.status());
-        return;
-      case '/':
-        this.send(res, 200, { version: VERSION, tagline: 'Welcome to portcullis', node: process.version });
-        return;
-      default:
-        this.send(res, 404, { message: 'Not found' });
+    const method = req.method ?? 'GET';
+    const reading = method === 'GET' || method === 'HEAD';
+    if (!reading && req.headers.origin !== undefined) {
+      this.send(res, 403, { message: 'Forbidden: cross-origin requests cannot change the gateway' });
+      return;
     }
+    req.resume(); // no endpoint reads a request body
+    const [path = '/', query = ''] = (req.url ?? '/').split('?');
+    if (path === '/status' || path === '/') {
+      if (!reading) return this.notAllowed(res, 'GET, HEAD');
+      this.send(res, 200, path === '/status' ? this.status() : { version: VERSION, tagline: 'Welcome to portcullis', node: process.version });
+      return;
+    }
+    const restart = /^\/workers\/(\d{1,6})\/restart$/.exec(path);
+    if (restart !== null) {
+      if (method !== 'POST') return this.notAllowed(res, 'POST');
+      this.restart(Number(restart[1]), res);
+      return;
+    }
+    const crash = /^\/debug\/workers\/(\d{1,6})\/crash$/.exec(path);
+    if (crash !== null && this.supervisor.faultInjection) {
+      if (method !== 'POST') return this.notAllowed(res, 'POST');
+      const kind = (new URLSearchParams(query).get('kind') ?? 'uncaught-exception') as FaultKind;
+      if (!FAULT_KINDS.includes(kind)) {
+        this.send(res, 400, { message: `kind must be one of: ${FAULT_KINDS.join(', ')}` });
+        return;
+      }
+      this.answer(res, () => {
+        const h = this.supervisor.injectFault(Number(crash[1]), kind);
+        return { status: 202, body: { message: `fault injected: ${kind}`, worker: workerJson(h) } };
+      });
+      return;
+    }
+    this.send(res, 404, { message: 'Not found' });
+  }
+
+  private notAllowed(res: ServerResponse, allow: string): void {
+    res.setHeader('Allow', allow);
+    this.send(res, 405, { message: 'Method not allowed' });
+  }
+
+  private answer(res: ServerResponse, fn: () => { status: number; body: unknown }): void {
+    try {
+      const r = fn();
+      this.send(res, r.status, r.body);
+    } catch (err) {
+      this.sendError(res, err);
+    }
+  }
+
+  private sendError(res: ServerResponse, err: unknown): void {
+    if (err instanceof SupervisorError) this.send(res, err.status, { message: err.message });
+    else {
+      this.log.error({ err }, 'admin request failed');
+      this.send(res, 500, { message: 'An unexpected error occurred' });
+    }
+  }
+
+  private restart(id: number, res: ServerResponse): void {
+    this.supervisor.restartWorker(id).then(
+      (h) => this.send(res, 200, { message: 'worker restarted; the previous thread is draining', worker: workerJson(h) }),
+      (err: unknown) => this.sendError(res, err),
+    );
   }
 
   status(): unknown {
@@ -101,15 +161,12 @@ export class AdminServer {
       configuration_hash: s.config.hash,
       configuration_version: s.configVersion,
       proxy_port: s.proxyPort,
+      shutting_down: s.isShuttingDown,
       worker_restarts: s.workerRestarts,
-      workers: [...s.workers.values()].map((w) => ({
-        id: w.id,
-        thread_id: w.worker.threadId,
-        state: w.state,
-        restarts: w.restarts,
-        config_version: w.configVersion,
-        uptime_seconds: Math.round((Date.now() - w.startedAt) / 1000),
-      })),
+      worker_failures: s.workerFailures,
+      workers: [...s.workers.values()].map(workerJson),
+      draining_workers: [...s.retiring].map(workerJson),
+      ...(s.faultInjection ? { fault_injection: true } : {}),
       config: {
         services: s.config.services.length,
         routes: s.config.routes.length,
@@ -119,4 +176,29 @@ export class AdminServer {
       },
     };
   }
+}
+
+function workerJson(w: WorkerHandle): unknown {
+  return {
+    id: w.id,
+    thread_id: w.threadId,
+    state: w.state,
+    restarts: w.restarts,
+    config_version: w.configVersion,
+    uptime_seconds: Math.round((Date.now() - w.startedAt) / 1000),
+    last_replacement:
+      w.lastReplacement === null
+        ? null
+        : { reason: w.lastReplacement.reason, previous_thread_id: w.lastReplacement.previousThreadId, at: new Date(w.lastReplacement.at).toISOString() },
+  };
+}
+
+/** Host header names that can only mean this machine (no port, or any port). */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined || host === '') return true;
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(host.trim().toLowerCase());
+  const name = m?.[1] ?? m?.[2];
+  if (name === undefined) return false;
+  if (name === 'localhost' || name === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }

@@ -21,6 +21,13 @@ import { UwsExchange, type ExchangeOwner } from './uws-exchange.js';
 import type { Uws } from './uws-native.js';
 
 const SWEEP_INTERVAL_MS = 1000;
+/**
+ * While draining, how long a connection that may still be kept alive gets to send its
+ * next request (which is then answered with Connection: close) before it is closed.
+ * Counted from the start of the drain (connections idle at that moment) and from the end
+ * of each response whose head went out before the drain (and so without Connection: close).
+ */
+const DRAIN_QUIET_MS = 500;
 
 export class UwsListener implements ExchangeOwner {
   readonly inflight = new Set<UwsExchange>();
@@ -35,6 +42,9 @@ export class UwsListener implements ExchangeOwner {
   private listenPort = 0;
   private draining = false;
   private drainWaiter: (() => void) | null = null;
+  /** Exchanges whose response head was out when the drain began: their connection stays open. */
+  private keptAlive: Set<UwsExchange> | null = null;
+  private lastKeptAliveEnd = 0;
   private readonly idPrefix: string;
   private idCounter = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -103,7 +113,9 @@ export class UwsListener implements ExchangeOwner {
       headers,
       head.repeated,
       head.host,
-      head.hostPort || this.listenPort,
+      // The port the request arrived on (nginx $server_port: kong.request.get_port(), the
+      // router's net.dst.port, X-Forwarded-Port), never the port a client wrote in Host.
+      this.listenPort,
       scheme,
       peer,
       clientIp,
@@ -129,7 +141,19 @@ export class UwsListener implements ExchangeOwner {
 
   exchangeDone(ex: UwsExchange): void {
     this.inflight.delete(ex);
+    if (this.keptAlive !== null && this.keptAlive.delete(ex)) this.lastKeptAliveEnd = performance.now();
     if (this.draining && this.inflight.size === 0 && this.drainWaiter !== null) this.drainWaiter();
+  }
+
+  /**
+   * Closes an exchange on the listener's behalf (deadline, drain) and tells whoever
+   * serves it (the proxy call aborts its upstream request), as a client abort would.
+   */
+  private abandon(ex: UwsExchange): void {
+    const onAbort = ex.onAbort;
+    ex.onAbort = null;
+    ex.destroy();
+    if (onAbort !== null) onAbort();
   }
 
   /** Request deadlines uWS does not enforce once a handler runs. */
@@ -143,10 +167,10 @@ export class UwsListener implements ExchangeOwner {
         this.log.info({ idleMs: Math.round(idle) }, 'client body timeout');
         if (!ex.headSent) {
           ex.respond(408, ['Content-Type', 'application/json; charset=utf-8'], '{\n  "message":"Request timeout"\n}', true);
-        } else ex.destroy();
+        } else this.abandon(ex);
       } else if (ex.stalledOnClientRead && idle > limits.clientSendTimeoutMs) {
         this.log.info({ idleMs: Math.round(idle) }, 'client send timeout');
-        ex.destroy();
+        this.abandon(ex);
       }
     }
   }
@@ -155,35 +179,46 @@ export class UwsListener implements ExchangeOwner {
    * Stops accepting, lets in-flight requests finish (responses carry Connection: close),
    * then closes every connection. Resolves with the number of requests abandoned at the
    * deadline.
+   *
+   * Connections are closed only when nothing is in flight and no kept-alive connection
+   * is likely to send another request (DRAIN_QUIET_MS), or at the deadline: a request
+   * whose bytes we read is answered, never reset.
    */
   async drain(timeoutMs: number): Promise<number> {
-    this.draining = true;
-    if (this.listenSocket !== null) {
-      this.uws.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = null;
+    if (!this.draining) {
+      this.draining = true;
+      if (this.listenSocket !== null) {
+        this.uws.us_listen_socket_close(this.listenSocket);
+        this.listenSocket = null;
+      }
+      this.keptAlive = new Set();
+      for (const ex of this.inflight) {
+        ex.closeAfter = true;
+        if (ex.headSent) this.keptAlive.add(ex);
+      }
     }
-    for (const ex of this.inflight) ex.closeAfter = true;
-    const deadline = performance.now() + timeoutMs;
-    // Requests can still arrive on kept-alive connections until they see Connection: close;
-    // wait for a quiet moment with nothing in flight, or the deadline.
+    const start = performance.now();
+    const deadline = start + timeoutMs;
     for (;;) {
+      const now = performance.now();
+      if (now >= deadline) break;
       if (this.inflight.size > 0) {
-        const left = deadline - performance.now();
-        if (left <= 0) break;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
+          const timer = setTimeout(resolve, deadline - now);
           this.drainWaiter = () => {
             clearTimeout(timer);
             resolve();
           };
         });
         this.drainWaiter = null;
+        continue;
       }
-      await new Promise((r) => setTimeout(r, 100));
-      if (this.inflight.size === 0 || performance.now() >= deadline) break;
+      const quietUntil = Math.min(Math.max(start, this.lastKeptAliveEnd) + DRAIN_QUIET_MS, deadline);
+      if (now >= quietUntil) break;
+      await new Promise((r) => setTimeout(r, quietUntil - now));
     }
     const abandoned = this.inflight.size;
-    for (const ex of [...this.inflight]) ex.destroy();
+    for (const ex of [...this.inflight]) this.abandon(ex);
     clearInterval(this.sweepTimer);
     (this.app as unknown as { close(): void }).close();
     return abandoned;
