@@ -72,7 +72,10 @@ export function readRequestHead(
   limits: RequestLimits,
 ): RequestHead | GuardFailure {
   if (method.length > 32 || !TOKEN.test(method)) return { status: 400, message: 'Bad request' };
-  if (url.length + query.length + 1 > limits.maxUriLength) return { status: 414, message: 'URI too long' };
+  // path + "?" + query; uWS reports "/x" and "/x?" alike, so a '?' is counted only with a query.
+  if (url.length + (query.length > 0 ? query.length + 1 : 0) > limits.maxUriLength) {
+    return { status: 414, message: 'URI too long' };
+  }
   if (BAD_TARGET.test(url) || (query.length > 0 && BAD_TARGET.test(query))) {
     return { status: 400, message: 'Bad request' };
   }

@@ -1,13 +1,21 @@
 /**
  * Header rewriting between client and upstream, both directions.
  *
- * Request (Kong's nginx template, reference section 2.4):
- * - hop-by-hop headers (RFC 9110 7.6.1) and every header named in Connection are dropped,
- *   and so is Expect (uWS already answered 100-continue) — undici would also refuse
- *   several of them outright, and a client's header must never become a 500;
- * - X-Forwarded-For gets the peer appended; X-Forwarded-Proto/-Host/-Port/-Path/-Prefix
- *   are taken from the client only when the peer is a trusted proxy, else computed;
- *   X-Real-IP is the resolved client address; Via gets our hop appended.
+ * Request (Kong's nginx template and runloop, reference section 2.4):
+ * - hop-by-hop headers (RFC 9110 7.6.1, plus RFC 2616's Proxy-Authorization and Trailer)
+ *   and every header named in Connection are dropped, and so is Expect (uWS already
+ *   answered 100-continue) — undici would also refuse several of them outright, and a
+ *   client's header must never become a 500. `Proxy` is dropped as Kong does (httpoxy),
+ *   and a client's X-Kong-Request-Id (the gateway sets its own);
+ * - X-Forwarded-For: the client's value with the TCP peer appended, or, without one, the
+ *   client address (Kong: `http_x_forwarded_for .. ", " .. realip_remote_addr`, else
+ *   `remote_addr`); X-Forwarded-Proto/-Host/-Port/-Path/-Prefix are taken from the client
+ *   only when the peer is a trusted proxy, else computed (no X-Forwarded-Prefix for "/", as
+ *   Kong); X-Real-IP is the resolved client address; Via gets our hop appended.
+ * - Values are sent as the bytes the client sent: uWS hands header values over decoded as
+ *   UTF-8, so a value with non-ASCII characters is re-encoded to its UTF-8 bytes (undici
+ *   writes header strings as latin1, and refuses characters above U+00FF: a 502 for a
+ *   client's obs-text otherwise). Invalid UTF-8 arrives as U+FFFD and leaves as EF BF BD.
  * Response: hop-by-hop and framing headers are dropped (the listener frames the response
  * itself), everything else passes through byte for byte.
  */
@@ -34,8 +42,18 @@ const REQUEST_SKIP = new Set([
   'x-forwarded-prefix',
   'x-real-ip',
   'via',
-  'proxy-authorization-info',
+  'proxy-authorization',
+  'proxy',
+  'x-kong-request-id',
 ]);
+
+/** Anything outside ASCII: such a value came from UTF-8 decoding and is re-encoded. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The value as undici must get it to put the client's bytes on the wire (see above). */
+function wire(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
 
 function connectionTokens(value: string | undefined): string[] | null {
   if (value === undefined) return null;
@@ -64,22 +82,22 @@ export function upstreamRequestHeaders(ctx: RequestContext, info: ForwardInfo): 
   for (const name in h) {
     if (REQUEST_SKIP.has(name)) continue;
     if (dropped !== null && dropped.includes(name)) continue;
-    out.push(name, h[name]!);
+    out.push(name, wire(h[name]!));
   }
-  out.push('host', info.host);
+  out.push('host', wire(info.host));
 
   const xff = h['x-forwarded-for'];
-  out.push('x-forwarded-for', xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`);
+  out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : wire(`${xff}, ${ctx.remoteAddress}`));
   const trusted = info.trustedPeer;
-  out.push('x-forwarded-proto', (trusted && h['x-forwarded-proto']) || ctx.scheme);
-  out.push('x-forwarded-host', (trusted && h['x-forwarded-host']) || ctx.host);
-  out.push('x-forwarded-port', (trusted && h['x-forwarded-port']) || String(ctx.port));
-  out.push('x-forwarded-path', (trusted && h['x-forwarded-path']) || ctx.rawPath);
-  const prefix = (trusted && h['x-forwarded-prefix']) || info.prefix;
-  if (prefix) out.push('x-forwarded-prefix', prefix);
+  out.push('x-forwarded-proto', wire((trusted && h['x-forwarded-proto']) || ctx.scheme));
+  out.push('x-forwarded-host', wire((trusted && h['x-forwarded-host']) || ctx.host));
+  out.push('x-forwarded-port', wire((trusted && h['x-forwarded-port']) || String(ctx.port)));
+  out.push('x-forwarded-path', wire((trusted && h['x-forwarded-path']) || ctx.rawPath));
+  const prefix = (trusted && h['x-forwarded-prefix']) || (info.prefix !== '/' ? info.prefix : null);
+  if (prefix) out.push('x-forwarded-prefix', wire(prefix));
   out.push('x-real-ip', ctx.clientIp);
   const via = h['via'];
-  out.push('via', via === undefined ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`);
+  out.push('via', via === undefined ? VIA_TOKEN : wire(`${via}, ${VIA_TOKEN}`));
   return out;
 }
 
@@ -88,6 +106,8 @@ const RESPONSE_SKIP = [
   'connection',
   'keep-alive',
   'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authentication-info',
   'transfer-encoding',
   'content-length',
   'te',

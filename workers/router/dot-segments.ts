@@ -4,6 +4,7 @@
  * separator (IIS, some Windows stacks) or strips ";params" from a segment (Tomcat, Jetty).
  *
  *   /public/..%2Fadmin   /public/..\admin   /public/..;/admin   /public/%252e%252e/admin
+ *   /public/%C0%AE%C0%AE/admin (overlong UTF-8 for "..", which old decoders accept)
  *
  * The router matches the normalised path and the upstream path is built from it, so any of
  * these would let a request routed to /public reach /admin on the upstream. Legitimate URLs
@@ -39,6 +40,37 @@ function decodeOnce(s: string): string {
 }
 
 /**
+ * Replaces overlong UTF-8 encodings of ASCII characters (C0 AE for ".", E0 80 AF for "/",
+ * ...; invalid UTF-8, but decoded by lenient decoders such as old IIS and some Java stacks)
+ * in a Latin-1 string of decoded bytes by the character they stand for.
+ */
+function foldOverlong(s: string): string {
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Lead bytes of 2- to 6-byte sequences whose shortest forms are above ASCII.
+    const len = c === 0xc0 || c === 0xc1 ? 2 : c === 0xe0 ? 3 : c === 0xf0 ? 4 : c === 0xf8 ? 5 : c === 0xfc ? 6 : 0;
+    if (len === 0 || i + len > s.length) continue;
+    let cp = c & (0x7f >> len);
+    let ok = true;
+    for (let k = 1; k < len; k++) {
+      const b = s.charCodeAt(i + k);
+      if ((b & 0xc0) !== 0x80) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (!ok || cp >= 0x80) continue;
+    out += s.slice(last, i) + String.fromCharCode(cp);
+    last = i + len;
+    i += len - 1;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+/**
  * Decoding rounds tried before giving up. Each round peels one level of %25 encoding; three
  * catch %25252e. Anything still changing after that is refused rather than decoded further
  * (bounded work per request, and no legitimate path is encoded four times).
@@ -47,8 +79,8 @@ const MAX_DECODE_ROUNDS = 3;
 
 /**
  * True when `piece` (a segment, or the tail of one) would become "." or ".." on an upstream
- * that decodes it, splits it on "/" or "\" or cuts ";params"; also true when it is encoded
- * too deeply to tell.
+ * that decodes it (overlong UTF-8 included), splits it on "/" or "\" or cuts ";params"; also
+ * true when it is encoded too deeply to tell.
  */
 export function isDisguisedDotSegment(piece: string): boolean {
   let s = piece;
@@ -58,6 +90,7 @@ export function isDisguisedDotSegment(piece: string): boolean {
     if (round === MAX_DECODE_ROUNDS) return true;
     s = d;
   }
+  s = foldOverlong(s);
   let start = 0;
   for (let i = 0; i <= s.length; i++) {
     const c = i < s.length ? s.charCodeAt(i) : 0x2f;

@@ -107,6 +107,9 @@ describe('sanitizePostfix', () => {
     ['.hidden', '.hidden'],
     ['...', '...'],
     ['%41', '%41'],
+    ['%C0%AE%C0%AE/x', 'x'],
+    ['%C0%AE%C0%AE%C0%AFx', ''],
+    ['%C3%A9/x', '%C3%A9/x'],
   ])('%j -> %j', (input, expected) => {
     expect(sanitizePostfix(input)).toBe(expected);
   });
