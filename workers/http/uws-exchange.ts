@@ -236,10 +236,12 @@ export class UwsExchange implements Downstream {
     this.headSent = true;
     this.finished = true;
     if (noBody) {
-      if (status === 204 || status === 304 || contentLength < 0) {
-        if (this.closeAfter) res.writeHeader('Connection', 'close');
-        res.endWithoutBody();
-      } else res.endWithoutBody(contentLength, this.closeAfter);
+      // HEAD (or 304) reporting the length of the body it does not send. endWithoutBody(n)
+      // would make this uWS build wait for n body bytes and wedge the connection, so the
+      // length goes in as a plain header and the response ends with no length of its own.
+      if (contentLength >= 0 && status !== 204) res.writeHeader('Content-Length', String(contentLength));
+      if (this.closeAfter) res.writeHeader('Connection', 'close');
+      res.endWithoutBody();
     } else {
       res.end(undefined, this.closeAfter);
     }
