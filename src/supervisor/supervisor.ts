@@ -20,6 +20,7 @@
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { PasswordProtector } from '../config/protect-passwords.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
@@ -93,6 +94,7 @@ export class Supervisor {
   /** Every thread not yet exited, whatever its slot or state: shutdown waits for all of them. */
   private readonly live = new Set<WorkerHandle>();
   config: GatewayConfig;
+  private readonly passwords = new PasswordProtector();
   configVersion = 1;
   /** Threads started to replace another (requested or not). */
   workerRestarts = 0;
@@ -123,6 +125,9 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    // Plaintext basic-auth passwords become scrypt hashes before any worker sees the config
+    // (src/shared/password-hash.ts). Every later config swap must go through protect() too.
+    this.config = await this.passwords.protect(this.config);
     // uWS sets SO_REUSEPORT only on a concrete port (a socket bound to port 0 cannot be
     // joined): resolve port 0 to a free port first, so every worker shares one port.
     if (this.settings.proxyListen.port === 0) this.listeningPort = await pickFreePort(this.settings.proxyListen.host);
