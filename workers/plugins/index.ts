@@ -10,7 +10,8 @@ import { requestTermination } from './request-termination/index.js';
 import { basicAuth } from './basic-auth/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { jwt } from './jwt/index.js';
+import { openIdConnect } from './openid-connect/index.js';
 
-const all: PluginDefinition<any>[] = [correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

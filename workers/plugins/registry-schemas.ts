@@ -9,6 +9,7 @@ import { schema as aclSchema } from './acl/schema.js';
 import { schema as hmacAuthSchema } from './hmac-auth/schema.js';
 import { schema as correlationIdSchema } from './correlation-id/schema.js';
 import { schema as requestTerminationSchema } from './request-termination/schema.js';
+import { schema as openIdConnectSchema } from './openid-connect/schema.js';
 import { schema as basicAuthSchema } from './basic-auth/schema.js';
 import { schema as keyAuthSchema } from './key-auth/schema.js';
 import { schema as jwtSchema } from './jwt/schema.js';
@@ -34,6 +35,7 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['request-termination', { schema: requestTerminationSchema, priority: 2, protocols: HTTP }],
   ['hmac-auth', { schema: hmacAuthSchema, priority: 1030, noConsumer: true, protocols: HTTP }],
   ['acl', { schema: aclSchema, priority: 950, noConsumer: true, protocols: HTTP }],
+  ['openid-connect', { schema: openIdConnectSchema, priority: 1050, noConsumer: true, protocols: HTTP }],
   ['key-auth', { schema: keyAuthSchema, priority: 1250, noConsumer: true, protocols: HTTP }],
   ['basic-auth', { schema: basicAuthSchema, priority: 1100, noConsumer: true, protocols: HTTP }],
   ['jwt', { schema: jwtSchema, priority: 1450, noConsumer: true, protocols: HTTP }],
