@@ -50,6 +50,7 @@ export interface HmacCredential {
 export class ConsumerIndex {
   private readonly byIdMap = new Map<string, IndexedConsumer>();
   private readonly byUsernameMap = new Map<string, IndexedConsumer>();
+  private readonly byCustomIdMap = new Map<string, IndexedConsumer>();
   private readonly keys = new Map<string, KeyCredential>();
   private readonly basics = new Map<string, BasicCredential>();
   private readonly jwts = new Map<string, JwtCredential>();
@@ -66,6 +67,7 @@ export class ConsumerIndex {
       });
       this.byIdMap.set(c.id, consumer);
       if (c.username !== null) this.byUsernameMap.set(c.username, consumer);
+      if (c.custom_id !== null) this.byCustomIdMap.set(c.custom_id, consumer);
       for (const k of c.keyauth_credentials) {
         const expiresAt = k.ttl !== null && k.ttl > 0 ? loadedAt + k.ttl * 1000 : null;
         this.keys.set(k.key, Object.freeze({ id: k.id, consumer, expiresAt }));
@@ -91,6 +93,14 @@ export class ConsumerIndex {
 
   byId(id: string): IndexedConsumer | undefined {
     return this.byIdMap.get(id);
+  }
+
+  byUsername(username: string): IndexedConsumer | undefined {
+    return this.byUsernameMap.get(username);
+  }
+
+  byCustomId(customId: string): IndexedConsumer | undefined {
+    return this.byCustomIdMap.get(customId);
   }
 
   /** Kong's `anonymous` field: a consumer id, or (since 3.x) a username. */

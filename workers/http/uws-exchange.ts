@@ -87,6 +87,9 @@ export class UwsExchange implements Downstream {
   /** A streamed response head not yet written (see writeHead). */
   private headStatus = 0;
   private headHeaders: ReadonlyArray<HeaderValue> | null = null;
+  /** A fixed length turned into chunked (see doWrite): the length announced, and bytes sent. */
+  private announced = -1;
+  private written = 0;
 
   constructor(res: HttpResponse, owner: ExchangeOwner, hasBody: boolean, contentLength: number, now: number) {
     this.res = res;
@@ -248,14 +251,14 @@ export class UwsExchange implements Downstream {
     this.release();
   }
 
-  /** Writes the held-back head (inside a cork). */
-  private flushHead(): void {
+  /** Writes the held-back head (inside a cork); `connClose` adds Connection: close when closing after. */
+  private flushHead(connClose = true): void {
     const headers = this.headHeaders as ReadonlyArray<HeaderValue>;
     this.headHeaders = null;
     const res = this.res;
     res.writeStatus(statusLine(this.headStatus));
     for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i] as HeaderValue, headers[i + 1] as HeaderValue);
-    if (this.closeAfter) res.writeHeader('Connection', 'close');
+    if (connClose && this.closeAfter) res.writeHeader('Connection', 'close');
   }
 
   write(chunk: Buffer): boolean {
@@ -272,7 +275,23 @@ export class UwsExchange implements Downstream {
   doWrite(chunk: Buffer): boolean {
     const res = this.res;
     this.lastActivity = performance.now();
-    if (this.headHeaders !== null) this.flushHead();
+    if (this.headHeaders !== null) {
+      if (this.closeAfter && this.mode === MODE_FIXED) {
+        // tryEnd cannot close the connection afterwards (and close() after an end throws):
+        // a whole body in one chunk goes out with end(body, close); a longer one is sent
+        // chunked, so the connection can be closed at its end as RFC 9112 9.6 requires.
+        if (chunk.length === this.total) {
+          this.flushHead(false);
+          this.finished = true;
+          res.end(chunk, true);
+          this.release();
+          return true;
+        }
+        this.mode = MODE_CHUNKED;
+        this.announced = this.total;
+      }
+      this.flushHead(true);
+    }
     if (this.mode === MODE_FIXED) {
       const start = res.getWriteOffset();
       const [ok, done] = res.tryEnd(chunk, this.total);
@@ -287,6 +306,7 @@ export class UwsExchange implements Downstream {
       this.attachWritable();
       return false;
     }
+    this.written += chunk.length;
     if (res.write(chunk)) return true;
     this.waitingDrain = true;
     this.attachWritable();
@@ -340,7 +360,7 @@ export class UwsExchange implements Downstream {
       }
       this.flushHead();
     }
-    if (this.mode === MODE_FIXED) {
+    if (this.mode === MODE_FIXED || (this.announced >= 0 && this.written < this.announced)) {
       // Upstream ended before its announced length: the client must not see a clean end.
       this.destroy();
       return;

@@ -21,6 +21,7 @@ import { UwsExchange, type ExchangeOwner } from './uws-exchange.js';
 import type { Uws } from './uws-native.js';
 
 const SWEEP_INTERVAL_MS = 1000;
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 /**
  * While draining, how long a connection that may still be kept alive gets to send its
  * next request (which is then answered with Connection: close) before it is closed.
@@ -96,6 +97,10 @@ export class UwsListener implements ExchangeOwner {
     const ex = new UwsExchange(res, this, hasBody, head.contentLength, now);
     this.inflight.add(ex);
     if (this.draining) ex.closeAfter = true;
+    // RFC 9112 9.6: a `close` among several Connection tokens must close too (uWS only
+    // honours the header when it is exactly "close").
+    const conn = head.headers['connection'];
+    if (conn !== undefined && conn.length > 5 && CLOSE_TOKEN.test(conn)) ex.closeAfter = true;
 
     const peer = formatBinaryAddress(res.getRemoteAddress());
     const headers = head.headers;
@@ -126,16 +131,35 @@ export class UwsListener implements ExchangeOwner {
   }
 
   /** Answers a request whose head failed the guards, and closes the connection. */
+  /**
+   * Answers a request whose head failed the guards, and closes the connection.
+   *
+   * The answer is written on the next turn of the loop, not inside this handler: uWS keeps
+   * parsing bytes already buffered on the connection after an in-handler end(), so a
+   * request smuggled behind a framing error (duplicate Content-Length, TE gzip...) would
+   * be routed. With our response still pending, uWS refuses a pipelined request by closing
+   * the connection, so nothing behind a rejected head is ever processed. (Rare path: the
+   * closures here cost nothing on the hot path.)
+   */
   private rejectHead(res: HttpResponse, req: HttpRequest, status: number, message: string): void {
     const id = this.nextId();
     const contentType = errorContentType(req.getHeader('accept'));
     const body = renderError(contentType, message, id);
-    res
-      .writeStatus(statusLine(status))
-      .writeHeader('Content-Type', contentType)
-      .writeHeader('Server', SERVER_TOKEN)
-      .writeHeader('X-Kong-Request-Id', id)
-      .end(body, true);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    setImmediate(() => {
+      if (aborted) return;
+      res.cork(() => {
+        res
+          .writeStatus(statusLine(status))
+          .writeHeader('Content-Type', contentType)
+          .writeHeader('Server', SERVER_TOKEN)
+          .writeHeader('X-Kong-Request-Id', id)
+          .end(body, true);
+      });
+    });
     this.log.debug({ status, requestId: id }, 'request rejected before routing');
   }
 

@@ -491,7 +491,7 @@ describe('tokens issued by a real OpenID provider (oidc-provider, client_credent
     expect(ctx.credential?.identifier).toBe('orders-client');
   });
 
-  it.fails('KNOWN GAP: consumer_by custom_id finds the consumer (needs ConsumerIndex.byCustomId)', async () => {
+  it('consumer_by custom_id finds the consumer', async () => {
     idp.extraClaims = { employee: 'c-alice' };
     const ctx = request(bearer(await idp.token('orders:read')));
     expect(await access(build({ issuer: idp.issuer, consumer_claim: ['employee'], consumer_by: ['custom_id'] }).h, ctx)).toBeUndefined();
