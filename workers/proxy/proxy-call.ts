@@ -31,13 +31,22 @@ export interface ProxyHost {
   retry(ctx: RequestContext, ex: Downstream, err: Error, attempt: number): boolean;
 }
 
+/** The body stream of each exchange that has one, so its ProxyCall can watch the upstream side. */
+const bodyStreams = new WeakMap<Downstream, RequestBodyStream>();
+
 /** Request body as a Readable that undici consumes, with backpressure to the client. */
 export class RequestBodyStream extends Readable implements RequestBodySink {
   private readonly ex: Downstream;
+  /**
+   * Told when undici stops taking the body (it pauses the stream when the upstream socket
+   * is full) and when it takes it again: the service's write_timeout runs in between.
+   */
+  onUpstreamBlocked: ((blocked: boolean) => void) | null = null;
 
   constructor(ex: Downstream) {
     super({ highWaterMark: 64 * 1024 });
     this.ex = ex;
+    bodyStreams.set(ex, this);
   }
 
   onBodyChunk(chunk: Buffer): void {
@@ -48,8 +57,35 @@ export class RequestBodyStream extends Readable implements RequestBodySink {
     this.push(null);
   }
 
+  /** The body was cut (size limit): undici aborts the upstream request with this error. */
+  onBodyError(err: Error): void {
+    this.destroy(err);
+  }
+
   override _read(): void {
     this.ex.resumeBody();
+  }
+
+  override pause(): this {
+    super.pause();
+    const cb = this.onUpstreamBlocked;
+    if (cb !== null) cb(true);
+    return this;
+  }
+
+  override resume(): this {
+    super.resume();
+    const cb = this.onUpstreamBlocked;
+    if (cb !== null) cb(false);
+    return this;
+  }
+}
+
+/** The upstream took no request body bytes for the service's write_timeout (nginx proxy_send_timeout). */
+export class UpstreamWriteTimeoutError extends Error {
+  readonly code = 'PORTCULLIS_UPSTREAM_WRITE_TIMEOUT';
+  constructor(ms: number) {
+    super(`upstream took no request body for ${ms} ms (write_timeout)`);
   }
 }
 
@@ -62,7 +98,7 @@ export function isConnectError(err: Error): boolean {
 /** Kong's status for an upstream failure: 504 for timeouts, 502 for everything else. */
 export function statusForUpstreamError(err: Error): number {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return 504;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT' || code === 'PORTCULLIS_UPSTREAM_WRITE_TIMEOUT') return 504;
   return 502;
 }
 
@@ -76,6 +112,15 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   private filter: ((chunk: Buffer, last: boolean) => Buffer) | null = null;
   private headersSeen = false;
   private done = false;
+  /**
+   * Length of a response body forwarded as-is with the upstream's Content-Length (no body
+   * filter), else -1. Once that many bytes went to the Downstream, the last chunk may still
+   * be waiting on the client: the Downstream finishes it by itself, without an onDrain.
+   */
+  private fixedLength = -1;
+  /** The streamed request body, if any, and the write_timeout timer armed while the upstream does not take it. */
+  private readonly body: RequestBodyStream | null;
+  private writeTimer: NodeJS.Timeout | null = null;
   private readonly noBody: boolean;
 
   constructor(host: ProxyHost, ctx: RequestContext, ex: Downstream, attempt: number) {
@@ -89,6 +134,31 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       const resume = this.resumeUpstream;
       if (resume !== null) resume();
     };
+    const body = bodyStreams.get(ex) ?? null;
+    this.body = body;
+    if (body !== null) body.onUpstreamBlocked = (blocked) => this.upstreamBlocked(blocked);
+  }
+
+  /**
+   * write_timeout: undici pauses the body stream when the upstream socket is full and
+   * resumes it on drain; an upstream that takes nothing for write_timeout ms is given up on
+   * (504 before the response head, a closed client connection after it). A client that is
+   * slow to send is not this timer's business (the listener's client-body timeout).
+   */
+  private upstreamBlocked(blocked: boolean): void {
+    if (this.writeTimer !== null) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = null;
+    }
+    if (!blocked || this.done) return;
+    const ms = this.ctx.service?.write_timeout ?? 0;
+    if (!(ms > 0)) return;
+    this.writeTimer = setTimeout(() => {
+      this.writeTimer = null;
+      const abort = this.abortUpstream;
+      if (this.done || abort === null) return;
+      abort(new UpstreamWriteTimeoutError(ms));
+    }, ms);
   }
 
   private clientAborted(): void {
@@ -135,6 +205,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     this.filter = noBody ? null : this.host.bodyFilter(ctx);
     // A body filter may change the length: stream chunked then.
     if (this.filter !== null) contentLength = -1;
+    this.fixedLength = noBody ? -1 : contentLength;
     this.ex.writeHead(ctx.response?.status ?? statusCode, final, contentLength, noBody);
     return true;
   }
@@ -148,7 +219,12 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       chunk = filter(chunk, false);
       if (chunk.length === 0) return true;
     }
-    return this.ex.write(chunk);
+    if (this.ex.write(chunk)) return true;
+    // The client is behind. On the last chunk of a fixed-length body the Downstream sends
+    // the rest from its writable callback and completes the response there, with no
+    // onDrain: pausing undici now would leave the upstream request (and its pooled
+    // connection) unfinished forever, since undici reports completion only after a resume.
+    return this.fixedLength >= 0 && this.ctx.bytesOut >= this.fixedLength;
   }
 
   onComplete(): void {
@@ -158,7 +234,10 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       const tail = filter(Buffer.alloc(0), true);
       if (tail.length > 0) this.ex.write(tail);
     }
-    this.ex.end();
+    // A complete fixed-length body is finished by the Downstream itself (possibly still
+    // flushing its tail to a slow client); end() is for chunked bodies, and for a
+    // fixed-length body cut short it closes the connection (never a clean short body).
+    if (this.fixedLength < 0 || this.ctx.bytesOut !== this.fixedLength) this.ex.end();
     this.finish(null);
   }
 
@@ -185,6 +264,11 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   private finish(err: Error | null): void {
     if (this.done) return;
     this.done = true;
+    if (this.writeTimer !== null) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = null;
+    }
+    if (this.body !== null) this.body.onUpstreamBlocked = null;
     this.ex.onAbort = null;
     this.ex.onDrain = null;
     this.host.finish(this.ctx, this.ex, err);
