@@ -14,7 +14,7 @@ import type { GatewayConfig, PluginConfig } from '../src/config/types.js';
 import { defaultMessage } from '../src/shared/http-messages.js';
 import type { GatewaySettings } from '../src/shared/settings.js';
 import type { TrustedProxies } from './http/client-address.js';
-import type { Downstream, HeaderValue } from './http/downstream.js';
+import { RequestBodyLimitError, type Downstream, type HeaderValue } from './http/downstream.js';
 import { errorContentType, renderError } from './http/error-body.js';
 import type { RequestContext } from './http/request-context.js';
 import { compilePipelines, type CompiledPipelines } from './pipeline/compile.js';
@@ -241,6 +241,11 @@ export class Runloop implements ProxyHost {
   }
 
   failUpstream(ctx: RequestContext, ex: Downstream, status: number, err: Error): void {
+    if (err instanceof RequestBodyLimitError) {
+      // The client's mistake, not the upstream's: Kong's request-size-limiting answer.
+      this.reply(ctx, ex, { status: 413, message: 'Request size limit exceeded' }, true);
+      return;
+    }
     this.log.warn(
       { requestId: ctx.id, service: ctx.service?.name ?? ctx.service?.id, code: (err as NodeJS.ErrnoException).code, err: err.message },
       'upstream request failed',

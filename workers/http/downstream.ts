@@ -13,6 +13,17 @@ export interface RequestBodySink {
   onBodyChunk(chunk: Buffer): void;
   /** The body is complete. */
   onBodyEnd(): void;
+  /** The body cannot be completed (its size limit was crossed); no more chunks follow. */
+  onBodyError(err: Error): void;
+}
+
+/** A request body grew past the limit set with Downstream.limitBody (answered 413). */
+export class RequestBodyLimitError extends Error {
+  readonly code = 'PORTCULLIS_BODY_LIMIT';
+  constructor(readonly limit: number) {
+    super(`request body larger than ${limit} bytes`);
+    this.name = 'RequestBodyLimitError';
+  }
 }
 
 /** A header value as the listener can write it: text, or raw bytes straight from upstream. */
@@ -30,6 +41,12 @@ export interface Downstream {
   /** Content-Length of the request, or -1 when chunked / absent. */
   readonly contentLength: number;
 
+  /**
+   * Caps the request body at `maxBytes`, counted as it streams (chunked bodies too): the
+   * sink gets onBodyError(RequestBodyLimitError) the moment the limit is crossed, and
+   * nothing is buffered to find out. The lowest limit set wins.
+   */
+  limitBody(maxBytes: number): void;
   /** Starts (or resumes) delivering the request body to the sink. */
   attachBody(sink: RequestBodySink): void;
   pauseBody(): void;

@@ -170,6 +170,16 @@ export class RequestContext {
     return new Promise((resolve, reject) => ds.attachBody(new BodyCollector(this, limit, resolve, reject)));
   }
 
+  /**
+   * Caps the request body while it streams (chunked bodies too), without buffering it:
+   * crossing the cap answers 413 "Request size limit exceeded" (or cuts the exchange if
+   * the response has started) and aborts the upstream request. readBody() rejects with
+   * RequestBodyLimitError instead. The lowest cap set on a request wins.
+   */
+  limitRequestBody(maxBytes: number): void {
+    this.downstream?.limitBody(maxBytes);
+  }
+
   /** Adds a header to the response sent to the client, whatever produced it. */
   addResponseHeader(name: string, value: string): void {
     (this.extraResponseHeaders ??= []).push([name, value]);
@@ -207,6 +217,13 @@ class BodyCollector implements RequestBodySink {
       return;
     }
     this.chunks.push(chunk);
+  }
+
+  onBodyError(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.chunks = [];
+    this.reject(err);
   }
 
   onBodyEnd(): void {

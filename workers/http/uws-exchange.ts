@@ -15,7 +15,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js';
 import { statusLine } from '../../src/shared/http-messages.js';
-import type { Downstream, HeaderValue, RequestBodySink } from './downstream.js';
+import { RequestBodyLimitError, type Downstream, type HeaderValue, type RequestBodySink } from './downstream.js';
 
 const MODE_NONE = 0;
 const MODE_FIXED = 1;
@@ -76,6 +76,10 @@ export class UwsExchange implements Downstream {
   private queue: Buffer[] | null = null;
   private queuedBytes = 0;
   private bodyEnded = false;
+  /** Request body cap (limitBody) and bytes received so far; Infinity when uncapped. */
+  private bodyLimit = Infinity;
+  private bodyReceived = 0;
+  private bodyError: Error | null = null;
   private paused = false;
   private mode = MODE_NONE;
   private total = 0;
@@ -118,6 +122,12 @@ export class UwsExchange implements Downstream {
     // After the response ended `res` is gone; the rest of the body is of no interest.
     if (this.aborted || this.finished) return;
     this.lastActivity = performance.now();
+    if (this.bodyError !== null) return;
+    this.bodyReceived += ab.byteLength;
+    if (this.bodyReceived > this.bodyLimit) {
+      this.failBody(new RequestBodyLimitError(this.bodyLimit));
+      return;
+    }
     // uWS neuters the ArrayBuffer when we return: copy.
     const chunk = ab.byteLength === 0 ? null : Buffer.from(new Uint8Array(ab));
     if (isLast) this.receivingBody = false;
@@ -138,8 +148,29 @@ export class UwsExchange implements Downstream {
     if (isLast) this.bodyEnded = true;
   }
 
+  limitBody(maxBytes: number): void {
+    if (maxBytes >= this.bodyLimit) return;
+    this.bodyLimit = maxBytes;
+    if (this.bodyReceived > maxBytes && this.bodyError === null) this.failBody(new RequestBodyLimitError(maxBytes));
+  }
+
+  /** Stops the body: what is queued is dropped, the sink (now or when it attaches) gets the error. */
+  private failBody(err: Error): void {
+    this.bodyError = err;
+    this.queue = null;
+    this.queuedBytes = 0;
+    // The rest of the body is never read: the connection cannot be reused.
+    this.closeAfter = true;
+    const sink = this.sink;
+    if (sink !== null) sink.onBodyError(err);
+  }
+
   attachBody(sink: RequestBodySink): void {
     this.sink = sink;
+    if (this.bodyError !== null) {
+      sink.onBodyError(this.bodyError);
+      return;
+    }
     const queue = this.queue;
     if (queue !== null) {
       this.queue = null;
