@@ -68,6 +68,10 @@ export function resolvePlugins(pending: readonly PendingPlugin[], targets: Targe
       protocols: v.protocols as Protocol[],
       enabled: v.enabled,
       tags: v.tags,
+      ordering:
+        v.ordering === null
+          ? null
+          : { before: { access: v.ordering.before?.access ?? [] }, after: { access: v.ordering.after?.access ?? [] } },
     });
   }
   return out;

@@ -85,3 +85,21 @@ describe('plugin registry', () => {
     expect(r.ok ? [] : r.issues.map((i) => `${i.line}:${i.col} ${i.path}`)).toEqual(['7:16 services[0].plugins[0].route']);
   });
 });
+
+describe('plugin ordering (Kong Enterprise dynamic ordering)', () => {
+  const head = '_format_version: "3.0"\nplugins:\n  - name: correlation-id\n';
+
+  it('loads `ordering.before/after.access` and fills the missing side with an empty list', () => {
+    const r = loadConfigText(`${head}    ordering:\n      before:\n        access: [request-termination]\n`, 'kong.yml', {});
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.plugins[0]!.ordering).toEqual({ before: { access: ['request-termination'] }, after: { access: [] } });
+  });
+
+  it('is null when not given, and refuses phases other than access with the field path', () => {
+    const ok = loadConfigText(head, 'kong.yml', {});
+    expect(ok.ok && ok.config.plugins[0]!.ordering).toBe(null);
+    const bad = loadConfigText(`${head}    ordering:\n      before:\n        rewrite: [x]\n`, 'kong.yml', {});
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.issues[0]).toMatchObject({ line: 6, path: 'plugins[0].ordering.before.rewrite' });
+  });
+});

@@ -84,6 +84,17 @@ export interface PluginConfig {
   protocols: Protocol[];
   enabled: boolean;
   tags: string[];
+  /**
+   * Kong Enterprise's dynamic ordering: run this instance before / after the named plugins
+   * in the access phase (e.g. ip-restriction before key-auth: a pre-auth stage). Null
+   * when not set; lists are empty rather than absent.
+   */
+  ordering: PluginOrdering | null;
+}
+
+export interface PluginOrdering {
+  before: { access: string[] };
+  after: { access: string[] };
 }
 
 export interface TargetConfig {

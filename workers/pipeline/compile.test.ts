@@ -102,3 +102,31 @@ describe('plugin precedence (Kong lookup_cfg)', () => {
     expect(run(c2, 'r1')).toEqual(['rl:g']);
   });
 });
+
+describe('dynamic ordering (Kong Enterprise `ordering`, access phase only)', () => {
+  const ordered = (p: PluginConfig, before: string[], after: string[] = []): PluginConfig => ({ ...p, ordering: { before: { access: before }, after: { access: after } } });
+
+  it('moves an instance before a higher-priority plugin (a pre-auth stage)', () => {
+    const defs2 = new Map(defs);
+    defs2.set('ip', recorder('ip', 990));
+    defs2.set('auth', recorder('auth', 1250));
+    const c = config([plugin('auth', 'g'), ordered(plugin('ip', 'g'), ['auth']), plugin('rl', 'g')]);
+    const p = compilePipelines(c, defs2, () => env);
+    const chain = p.forRoute(c.routes[0]!);
+    expect(chain.slots.map((s) => s.name)).toEqual(['ip', 'auth', 'rl']);
+    // Later phases keep Kong's priority order.
+    expect(chain.handlers.length).toBe(3);
+  });
+
+  it('after: runs an instance after a lower-priority one; unrelated order is kept', () => {
+    const c = config([ordered(plugin('first', 'g'), [], ['rl']), plugin('rl', 'g'), plugin('fake-auth', 'a')]);
+    expect(run(c, 'r1')).toEqual(['rl:g', 'first:g']);
+  });
+
+  it('names that are not in the chain are ignored; a cycle falls back to priority order', () => {
+    const c = config([ordered(plugin('rl', 'g'), ['nope']), plugin('first', 'g')]);
+    expect(run(c, 'r1')).toEqual(['first:g', 'rl:g']);
+    const cyc = config([ordered(plugin('rl', 'g'), ['first']), ordered(plugin('first', 'g'), ['rl'])]);
+    expect(run(cyc, 'r1')).toEqual(['first:g', 'rl:g']);
+  });
+});

@@ -9,7 +9,7 @@
  * instances exist, the choice for each consumer; the runner re-resolves per slot once
  * an authentication plugin has set the consumer (Kong's collecting access phase).
  */
-import type { GatewayConfig, PluginConfig, RouteConfig } from '../../src/config/types.js';
+import type { GatewayConfig, PluginConfig, PluginOrdering, RouteConfig } from '../../src/config/types.js';
 import type { PluginDefinition, PluginEnv, PluginHandler } from './types.js';
 
 export interface PluginSlot {
@@ -19,10 +19,15 @@ export interface PluginSlot {
   readonly base: PluginHandler | null;
   /** consumer id -> instance, only where it differs from `base`. */
   readonly byConsumer: ReadonlyMap<string, PluginHandler | null> | null;
+  /** Dynamic ordering of the instance chosen without a consumer (Kong Enterprise `ordering`). */
+  readonly ordering?: PluginOrdering | null;
 }
 
 export interface Chain {
-  /** Slots in descending priority (Kong PRIORITY; ties by name for determinism). */
+  /**
+   * Slots in access-phase order: descending priority (Kong PRIORITY; ties by name for
+   * determinism), then moved by any `ordering` constraints.
+   */
   readonly slots: readonly PluginSlot[];
   /** True when some slot depends on the consumer. */
   readonly consumerScoped: boolean;
@@ -75,8 +80,61 @@ function pick(instances: readonly PluginConfig[], routeId: string | null, servic
   return best;
 }
 
-function makeChain(slots: PluginSlot[]): Chain {
+/**
+ * Applies `ordering.before.access` / `ordering.after.access` (Kong Enterprise dynamic
+ * ordering) to slots already in priority order: a stable topological sort that keeps the
+ * priority order wherever no constraint says otherwise. A cycle cannot be honoured; the
+ * slots caught in it keep their priority order (reported through `onCycle`).
+ */
+export function applyOrdering(slots: readonly PluginSlot[], onCycle: (names: string[]) => void = () => undefined): PluginSlot[] {
+  if (!slots.some((s) => s.ordering != null)) return [...slots];
+  const index = new Map<string, number>();
+  slots.forEach((s, i) => index.set(s.name, i));
+  const succ: number[][] = slots.map(() => []);
+  const indeg = new Array<number>(slots.length).fill(0);
+  const edge = (from: number, to: number): void => {
+    if (from === to || succ[from]!.includes(to)) return;
+    succ[from]!.push(to);
+    indeg[to]!++;
+  };
+  slots.forEach((s, i) => {
+    for (const name of s.ordering?.before.access ?? []) {
+      const j = index.get(name);
+      if (j !== undefined) edge(i, j);
+    }
+    for (const name of s.ordering?.after.access ?? []) {
+      const j = index.get(name);
+      if (j !== undefined) edge(j, i);
+    }
+  });
+  const out: PluginSlot[] = [];
+  const done = new Array<boolean>(slots.length).fill(false);
+  while (out.length < slots.length) {
+    // The first slot in priority order whose predecessors have all run.
+    let next = -1;
+    for (let i = 0; i < slots.length; i++) {
+      if (!done[i] && indeg[i] === 0) {
+        next = i;
+        break;
+      }
+    }
+    if (next < 0) {
+      const stuck = slots.filter((_, i) => !done[i]);
+      onCycle(stuck.map((s) => s.name));
+      next = slots.findIndex((_, i) => !done[i]);
+    }
+    done[next] = true;
+    out.push(slots[next]!);
+    for (const j of succ[next]!) indeg[j]!--;
+  }
+  return out;
+}
+
+function makeChain(slots: PluginSlot[], onCycle?: (names: string[]) => void): Chain {
   slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Later phases (header_filter, body_filter, log) keep Kong's priority order; only access
+  // is reordered, as in Kong.
+  const accessOrder = applyOrdering(slots, onCycle);
   const handlers: PluginHandler[] = [];
   let consumerScoped = false;
   for (const s of slots) {
@@ -86,7 +144,7 @@ function makeChain(slots: PluginSlot[]): Chain {
   const any = (f: (h: PluginHandler) => unknown) =>
     slots.some((s) => (s.base !== null && f(s.base)) || (s.byConsumer !== null && [...s.byConsumer.values()].some((h) => h !== null && f(h))));
   return {
-    slots,
+    slots: accessOrder,
     consumerScoped,
     handlers,
     hasAccess: any((h) => h.access),
@@ -136,7 +194,7 @@ export function compilePipelines(
         }
       }
       if (base === null && byConsumer === null) continue;
-      slots.push({ name, priority: priorityOf(name), base: base === null ? null : handlerOf(base), byConsumer });
+      slots.push({ name, priority: priorityOf(name), base: base === null ? null : handlerOf(base), byConsumer, ordering: base?.ordering ?? null });
     }
     return makeChain(slots);
   };

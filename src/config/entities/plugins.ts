@@ -5,7 +5,7 @@
  * parent and may not name another one.
  */
 import type { PluginSchemaEntry, PluginSchemaRegistry } from '../../../workers/plugins/registry-schemas.js';
-import { any, boolean, forbidden, record, RecordSchema, set, string, type Schema, type Subschema } from '../schema-dsl.js';
+import { any, array, boolean, forbidden, record, RecordSchema, set, string, type Schema, type Subschema } from '../schema-dsl.js';
 import { HTTP_PROTOCOLS, id, metaFields, name, notOnNested, PROTOCOLS, reference, tags } from './common.js';
 
 export type PluginNesting = 'top' | 'service' | 'route' | 'consumer';
@@ -58,6 +58,11 @@ export function pluginSchema(nesting: PluginNesting, registry: PluginSchemaRegis
       protocols: set(string({ one_of: PROTOCOLS })),
       enabled: boolean({ default: true }),
       tags: tags(),
+      // Kong Enterprise's dynamic plugin ordering (access phase only, as in Kong).
+      ordering: record({
+        before: record({ access: array(string({ len_min: 1 })) }),
+        after: record({ access: array(string({ len_min: 1 })) }),
+      }),
       route: scopeField(nesting, 'route'),
       service: scopeField(nesting, 'service'),
       consumer: scopeField(nesting, 'consumer'),
@@ -75,6 +80,7 @@ export type PluginValue = {
   protocols: string[];
   enabled: boolean;
   tags: string[];
+  ordering: { before: { access: string[] | null } | null; after: { access: string[] | null } | null } | null;
   route: string | null;
   service: string | null;
   consumer: string | null;
