@@ -11,7 +11,9 @@ import { basicAuth } from './basic-auth/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { jwt } from './jwt/index.js';
 import { openIdConnect } from './openid-connect/index.js';
+import { ipRestriction } from './ip-restriction/index.js';
+import { botDetection } from './bot-detection/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));
