@@ -11,9 +11,11 @@ import { basicAuth } from './basic-auth/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { jwt } from './jwt/index.js';
 import { openIdConnect } from './openid-connect/index.js';
+import { cors } from './cors/index.js';
+import { requestSizeLimiting } from './request-size-limiting/index.js';
 import { ipRestriction } from './ip-restriction/index.js';
 import { botDetection } from './bot-detection/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

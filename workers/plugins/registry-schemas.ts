@@ -13,6 +13,8 @@ import { schema as openIdConnectSchema } from './openid-connect/schema.js';
 import { schema as basicAuthSchema } from './basic-auth/schema.js';
 import { schema as keyAuthSchema } from './key-auth/schema.js';
 import { schema as jwtSchema } from './jwt/schema.js';
+import { schema as corsSchema } from './cors/schema.js';
+import { schema as requestSizeLimitingSchema } from './request-size-limiting/schema.js';
 import { schema as ipRestrictionSchema } from './ip-restriction/schema.js';
 import { schema as botDetectionSchema } from './bot-detection/schema.js';
 
@@ -41,6 +43,8 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['key-auth', { schema: keyAuthSchema, priority: 1250, noConsumer: true, protocols: HTTP }],
   ['basic-auth', { schema: basicAuthSchema, priority: 1100, noConsumer: true, protocols: HTTP }],
   ['jwt', { schema: jwtSchema, priority: 1450, noConsumer: true, protocols: HTTP }],
+  ['cors', { schema: corsSchema, priority: 2000, noConsumer: true, protocols: HTTP }],
+  ['request-size-limiting', { schema: requestSizeLimitingSchema, priority: 951, protocols: HTTP }],
   ['ip-restriction', { schema: ipRestrictionSchema, priority: 990, protocols: ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'] }],
   ['bot-detection', { schema: botDetectionSchema, priority: 2500, noConsumer: true, protocols: HTTP }],
 ]);
