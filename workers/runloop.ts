@@ -99,9 +99,9 @@ export class Runloop implements ProxyHost {
         return;
       }
       ctx.path = path;
-      const rewrite = gen.pipelines.rewrite;
+      const rewrite = gen.pipelines.rewriteFor(ctx.scheme);
       if (rewrite.length > 0) {
-        ctx.plugins = gen.pipelines.global.handlers;
+        ctx.plugins = gen.pipelines.globalFor(ctx.scheme).handlers;
         const v = runRewrite(rewrite, ctx);
         if (isPromise(v)) {
           v.then(
@@ -133,7 +133,7 @@ export class Runloop implements ProxyHost {
       sni: null,
     });
     if (match === null) {
-      ctx.plugins = gen.pipelines.global.handlers;
+      ctx.plugins = gen.pipelines.globalFor(ctx.scheme).handlers;
       this.reply(ctx, ex, { status: 404, message: NO_ROUTE_MESSAGE });
       return;
     }
@@ -142,14 +142,14 @@ export class Runloop implements ProxyHost {
     ctx.service = match.service;
     ctx.uriCaptures = match.captures;
     if (match.protocolMismatch) {
-      ctx.plugins = gen.pipelines.global.handlers;
+      ctx.plugins = gen.pipelines.globalFor(ctx.scheme).handlers;
       this.httpsRedirect(ctx, ex, route.https_redirect_status_code);
       return;
     }
     ctx.upstreamPath = upstreamPath(match.service, route, match, ctx.path);
     if (route.strip_path) ctx.strippedPrefix = match.matchedPath;
 
-    const chain = gen.pipelines.forRoute(route);
+    const chain = gen.pipelines.forRoute(route, ctx.scheme);
     if (!chain.hasAccess) {
       ctx.plugins = chain.handlers;
       this.forward(ctx, ex, 0);

@@ -53,3 +53,25 @@ describe('client address behind proxies', () => {
     expect(trusted.has('2001:db8::5')).toBe(true);
   });
 });
+
+describe('TrustedProxies keeps address families apart', () => {
+  it('::/0 trusts IPv6 peers only, never an IPv4 client (no spoofing through real_ip_header)', () => {
+    const t = new TrustedProxies(['::/0']);
+    expect(t.has('2001:db8::1')).toBe(true);
+    expect(t.has('203.0.113.9')).toBe(false);
+    expect(resolveClientIp('203.0.113.9', { 'x-forwarded-for': '10.0.0.1' }, t, 'x-forwarded-for', false)).toBe('203.0.113.9');
+  });
+
+  it('an IPv4-mapped entry trusts the IPv4 subnet it stands for', () => {
+    const t = new TrustedProxies(['::ffff:10.0.0.0/104']);
+    expect(t.has('10.1.2.3')).toBe(true);
+    expect(t.has('11.0.0.1')).toBe(false);
+    expect(() => new TrustedProxies(['::ffff:10.0.0.0/64'])).toThrow(/IPv4-mapped/);
+  });
+
+  it('0.0.0.0/0 trusts every IPv4 peer and no IPv6 one', () => {
+    const t = new TrustedProxies(['0.0.0.0/0']);
+    expect(t.has('198.51.100.1')).toBe(true);
+    expect(t.has('::1')).toBe(false);
+  });
+});

@@ -79,9 +79,15 @@ function compress(words: number[]): string {
   return `${left}::${right}`;
 }
 
-/** Compiled trusted_ips: a BlockList, with 0.0.0.0/0 and ::/0 honoured like Kong. */
+/**
+ * Compiled trusted_ips: one BlockList per address family. (A single node:net BlockList
+ * matches IPv4 addresses against IPv6 subnets such as ::/0, which would make `::/0` trust
+ * every IPv4 peer: nginx and Kong trust only what the entry's own family covers.) An
+ * IPv4-mapped entry (::ffff:10.0.0.0/104) is filed as the IPv4 subnet it stands for.
+ */
 export class TrustedProxies {
-  private readonly list = new BlockList();
+  private readonly v4 = new BlockList();
+  private readonly v6 = new BlockList();
   readonly empty: boolean;
 
   constructor(entries: readonly string[]) {
@@ -90,30 +96,38 @@ export class TrustedProxies {
       const entry = raw.trim();
       if (entry === '' || entry.toUpperCase() === 'NONE') continue;
       const slash = entry.indexOf('/');
-      const addr = slash >= 0 ? entry.slice(0, slash) : entry;
-      const kind = isIP(addr);
+      const rawAddr = slash >= 0 ? entry.slice(0, slash) : entry;
+      const kind = isIP(rawAddr);
       if (kind === 0) throw new Error(`trusted_ips: '${entry}' is not an IP address or CIDR`);
-      const family = kind === 4 ? 'ipv4' : 'ipv6';
+      const max = kind === 4 ? 32 : 128;
+      let prefix = max;
       if (slash >= 0) {
-        const prefix = Number(entry.slice(slash + 1));
-        const max = kind === 4 ? 32 : 128;
-        if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-          throw new Error(`trusted_ips: '${entry}' has an invalid prefix length`);
-        }
-        this.list.addSubnet(addr, prefix, family);
+        const text = entry.slice(slash + 1);
+        prefix = /^\d{1,3}$/.test(text) ? Number(text) : -1;
+        if (prefix < 0 || prefix > max) throw new Error(`trusted_ips: '${entry}' has an invalid prefix length`);
+      }
+      const addr = normalizeAddress(rawAddr);
+      if (kind === 6 && isIP(addr) === 4) {
+        // ::ffff:a.b.c.d: an IPv4 rule in IPv6 clothing.
+        if (prefix < 96) throw new Error(`trusted_ips: '${entry}' spans more than the IPv4-mapped range`);
+        this.v4.addSubnet(addr, prefix - 96, 'ipv4');
+      } else if (kind === 4) {
+        this.v4.addSubnet(addr, prefix, 'ipv4');
       } else {
-        this.list.addAddress(addr, family);
+        this.v6.addSubnet(addr, prefix, 'ipv6');
       }
       count++;
     }
     this.empty = count === 0;
   }
 
+  /** `address` in canonical form (normalizeAddress): IPv4 peers are never matched by IPv6 rules. */
   has(address: string): boolean {
     if (this.empty) return false;
     const kind = isIP(address);
-    if (kind === 0) return false;
-    return this.list.check(address, kind === 4 ? 'ipv4' : 'ipv6');
+    if (kind === 4) return this.v4.check(address, 'ipv4');
+    if (kind === 6) return this.v6.check(address, 'ipv6');
+    return false;
   }
 }
 

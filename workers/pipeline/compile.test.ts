@@ -130,3 +130,19 @@ describe('dynamic ordering (Kong Enterprise `ordering`, access phase only)', () 
     expect(run(cyc, 'r1')).toEqual(['first:g', 'rl:g']);
   });
 });
+
+describe('plugin protocols', () => {
+  it("an instance runs only for the schemes in its protocols; the chosen one is not replaced by a wider one", () => {
+    const httpsOnly = { ...plugin('rl', 'route-https', { route: 'r1' }), protocols: ['https'] } as PluginConfig;
+    const c = config([plugin('rl', 'global'), httpsOnly]);
+    const p = compilePipelines(c, defs, () => env);
+    const r1 = c.routes[0]!;
+    expect(p.forRoute(r1, 'https').slots.map((s) => s.name)).toEqual(['rl']);
+    expect(p.forRoute(r1, 'http').slots).toEqual([]);
+    expect(p.forRoute(c.routes[2]!, 'http').slots.map((s) => s.name)).toEqual(['rl']);
+    const g = { ...plugin('first', 'g'), protocols: ['https'] } as PluginConfig;
+    const p2 = compilePipelines(config([g]), defs, () => env);
+    expect(p2.globalFor('http').slots).toEqual([]);
+    expect(p2.globalFor('https').slots.length).toBe(1);
+  });
+});

@@ -39,12 +39,17 @@ export interface Chain {
   readonly hasLog: boolean;
 }
 
+export type Scheme = 'http' | 'https';
+
 export interface CompiledPipelines {
-  /** Global instances only: rewrite phase, and requests that matched no route. */
+  /** Global instances only (http): rewrite phase, and requests that matched no route. */
   readonly global: Chain;
-  /** Global instances that have a rewrite handler, in priority order. */
+  /** Global instances for a scheme (an instance runs only for the protocols it lists). */
+  globalFor(scheme: Scheme): Chain;
+  /** Global instances that have a rewrite handler, in priority order (http). */
   readonly rewrite: readonly PluginHandler[];
-  forRoute(route: RouteConfig): Chain;
+  rewriteFor(scheme: Scheme): readonly PluginHandler[];
+  forRoute(route: RouteConfig, scheme?: Scheme): Chain;
 }
 
 // Precedence ranks, lower is more specific (Kong lookup_cfg order).
@@ -180,15 +185,20 @@ export function compilePipelines(
   };
   const priorityOf = (name: string): number => definitions.get(name)?.priority ?? 0;
 
-  const chainFor = (routeId: string | null, serviceId: string | null): Chain => {
+  // Kong runs an instance only for the protocols it lists: the chosen instance is dropped
+  // (not replaced by a less specific one) when the request's scheme is not among them.
+  const forScheme = (p: PluginConfig | null, scheme: Scheme): PluginConfig | null =>
+    p !== null && p.protocols.includes(scheme) ? p : null;
+
+  const chainFor = (routeId: string | null, serviceId: string | null, scheme: Scheme): Chain => {
     const slots: PluginSlot[] = [];
     for (const [name, instances] of byName) {
-      const base = pick(instances, routeId, serviceId, null);
+      const base = forScheme(pick(instances, routeId, serviceId, null), scheme);
       let byConsumer: Map<string, PluginHandler | null> | null = null;
       if (routeId !== null) {
         for (const p of instances) {
           if (p.consumer === null || byConsumer?.has(p.consumer)) continue;
-          const chosen = pick(instances, routeId, serviceId, p.consumer);
+          const chosen = forScheme(pick(instances, routeId, serviceId, p.consumer), scheme);
           if (chosen === base) continue;
           (byConsumer ??= new Map()).set(p.consumer, chosen === null ? null : handlerOf(chosen));
         }
@@ -199,22 +209,33 @@ export function compilePipelines(
     return makeChain(slots);
   };
 
-  const globalSlots: PluginSlot[] = [];
-  for (const [name, instances] of byName) {
-    const g = instances.find((p) => p.route === null && p.service === null && p.consumer === null);
-    if (g !== undefined) globalSlots.push({ name, priority: priorityOf(name), base: handlerOf(g), byConsumer: null });
-  }
-  const global = makeChain(globalSlots);
-  const rewrite = global.handlers.filter((h) => h.rewrite !== undefined);
+  const globalFor = (scheme: Scheme): Chain => {
+    const globalSlots: PluginSlot[] = [];
+    for (const [name, instances] of byName) {
+      const g = forScheme(instances.find((p) => p.route === null && p.service === null && p.consumer === null) ?? null, scheme);
+      if (g !== null) globalSlots.push({ name, priority: priorityOf(name), base: handlerOf(g), byConsumer: null, ordering: g.ordering });
+    }
+    return makeChain(globalSlots);
+  };
+  const globalHttp = globalFor('http');
+  const globalHttps = globalFor('https');
+  const rewriteHttp = globalHttp.handlers.filter((h) => h.rewrite !== undefined);
+  const rewriteHttps = globalHttps.handlers.filter((h) => h.rewrite !== undefined);
 
-  const routeChains = new Map<string, Chain>();
-  for (const route of config.routes) routeChains.set(route.id, chainFor(route.id, route.service));
+  const httpChains = new Map<string, Chain>();
+  const httpsChains = new Map<string, Chain>();
+  for (const route of config.routes) {
+    httpChains.set(route.id, chainFor(route.id, route.service, 'http'));
+    httpsChains.set(route.id, chainFor(route.id, route.service, 'https'));
+  }
 
   return {
-    global,
-    rewrite,
-    forRoute(route: RouteConfig): Chain {
-      return routeChains.get(route.id) ?? global;
+    global: globalHttp,
+    globalFor: (scheme) => (scheme === 'https' ? globalHttps : globalHttp),
+    rewriteFor: (scheme) => (scheme === 'https' ? rewriteHttps : rewriteHttp),
+    rewrite: rewriteHttp,
+    forRoute(route: RouteConfig, scheme: Scheme = 'http'): Chain {
+      return (scheme === 'https' ? httpsChains : httpChains).get(route.id) ?? (scheme === 'https' ? globalHttps : globalHttp);
     },
   };
 }
