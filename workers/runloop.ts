@@ -356,6 +356,11 @@ export class Runloop implements ProxyHost {
   }
 
   private internalError(ctx: RequestContext, ex: Downstream, err: unknown): void {
+    if (err instanceof RequestBodyLimitError && !ex.headSent) {
+      // A plugin reading the body hit request-size-limiting's cap: the client's mistake.
+      this.reply(ctx, ex, { status: 413, message: 'Request size limit exceeded' }, true);
+      return;
+    }
     this.log.error({ err, requestId: ctx.id, route: ctx.route?.name ?? ctx.route?.id }, 'request failed inside the gateway');
     if (ex.headSent) {
       ex.destroy();
