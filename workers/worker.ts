@@ -6,6 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../src/shared/logger.js';
 import type { FromWorker, ToWorker, WorkerData } from '../src/shared/protocol.js';
+import { RateLimitTable } from '../src/shared/shm/rate-limit-table.js';
+import type { PluginConfig } from '../src/config/types.js';
 import { TrustedProxies } from './http/client-address.js';
 import { UwsListener } from './http/uws-listener.js';
 import { loadNativeUws } from './http/uws-native.js';
@@ -14,11 +16,13 @@ import { pluginDefinitions } from './plugins/index.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { Generation, Runloop } from './runloop.js';
 
-const { workerId, settings } = workerData as WorkerData;
+const { workerId, settings, rateLimitTable: rateLimitBuffer } = workerData as WorkerData;
 const port = parentPort!;
 const post = (msg: FromWorker): void => port.postMessage(msg);
 const log = createLogger(settings.logLevel, { worker: workerId });
 
+// The node's counters: the same SharedArrayBuffer in every worker, owned by the supervisor.
+const rateLimitTable = new RateLimitTable(rateLimitBuffer);
 const uws = loadNativeUws();
 const trusted = new TrustedProxies(settings.trustedIps);
 const pools = new UpstreamPools();
@@ -63,8 +67,8 @@ process.on('uncaughtException', (err, origin) => {
 
 const faultInjection = ['1', 'true', 'yes', 'on'].includes((process.env.PORTCULLIS_ENABLE_FAULT_INJECTION ?? '').toLowerCase());
 
-function pluginEnv(name: string): PluginBaseEnv {
-  const child = log.child({ plugin: name });
+function pluginEnv(p: PluginConfig): PluginBaseEnv {
+  const child = log.child({ plugin: p.name });
   return {
     workerId,
     log: {
@@ -72,13 +76,15 @@ function pluginEnv(name: string): PluginBaseEnv {
       warn: (o, m) => child.warn(o, m),
       error: (o, m) => child.error(o, m),
     },
+    rateLimitTable,
+    instance: { id: p.id, route: p.route, service: p.service, consumer: p.consumer },
   };
 }
 
 async function applyConfig(msg: Extract<ToWorker, { type: 'config' }>): Promise<void> {
   let gen: Generation;
   try {
-    gen = Generation.compile(msg.version, msg.config, pluginDefinitions, (p) => pluginEnv(p.name));
+    gen = Generation.compile(msg.version, msg.config, pluginDefinitions, (p) => pluginEnv(p));
   } catch (err) {
     log.error({ err }, 'config compilation failed');
     post({ type: 'config-failed', version: msg.version, error: (err as Error).message });

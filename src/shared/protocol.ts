@@ -8,6 +8,11 @@ import type { GatewaySettings } from './settings.js';
 export interface WorkerData {
   workerId: number;
   settings: GatewaySettings;
+  /**
+   * The node's rate-limit counter table (src/shared/shm/rate-limit-table.ts): created once
+   * by the supervisor, the same buffer for every worker and every replacement thread.
+   */
+  rateLimitTable: SharedArrayBuffer;
 }
 
 export type ToWorker =

@@ -24,6 +24,7 @@ import { PasswordProtector } from '../config/protect-passwords.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
+import { createRateLimitBuffer, DEFAULT_RATE_LIMIT_SLOTS, MAX_RATE_LIMIT_SLOTS } from '../shared/shm/rate-limit-table.js';
 import { AdminServer } from './admin-server.js';
 
 const WORKER_SCRIPT = new URL('../../workers/worker.js', import.meta.url);
@@ -34,6 +35,20 @@ const CRASH_LOOP_WINDOW_MS = 10_000;
 
 /** Environment switch for the test-only fault injection endpoint (docs/operations.md). */
 export const FAULT_INJECTION_ENV = 'PORTCULLIS_ENABLE_FAULT_INJECTION';
+
+/** Environment variable sizing the rate-limit counter table (slots; rounded up to a power of two). */
+export const RATE_LIMIT_SLOTS_ENV = 'PORTCULLIS_RATE_LIMIT_SLOTS';
+
+/** Slots of the rate-limit table from the environment (default 1,048,576 = 64 MiB). */
+export function rateLimitSlots(env: NodeJS.ProcessEnv): number {
+  const raw = (env[RATE_LIMIT_SLOTS_ENV] ?? '').trim();
+  if (raw === '') return DEFAULT_RATE_LIMIT_SLOTS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > MAX_RATE_LIMIT_SLOTS) {
+    throw new Error(`${RATE_LIMIT_SLOTS_ENV}: expected an integer from 1 to ${MAX_RATE_LIMIT_SLOTS}, got '${raw}'`);
+  }
+  return n;
+}
 
 export function faultInjectionEnabled(env: NodeJS.ProcessEnv): boolean {
   const v = (env[FAULT_INJECTION_ENV] ?? '').toLowerCase();
@@ -108,12 +123,20 @@ export class Supervisor {
   private started = false;
   /** The proxy port the workers share (resolved when the configured one is 0). */
   private listeningPort = 0;
+  private readonly env: NodeJS.ProcessEnv;
+  /**
+   * The node's rate-limit counters (src/shared/shm/rate-limit-table.ts), created once at
+   * start and given to every worker thread, replacements included: they outlive config
+   * reloads and worker restarts.
+   */
+  private rateLimitBuffer: SharedArrayBuffer | null = null;
 
   constructor(settings: GatewaySettings, config: GatewayConfig, log: Logger, env: NodeJS.ProcessEnv = process.env) {
     this.settings = settings;
     this.config = config;
     this.log = log;
     this.faultInjection = faultInjectionEnabled(env);
+    this.env = env;
   }
 
   get proxyPort(): number {
@@ -125,6 +148,7 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    this.rateLimitBuffer ??= createRateLimitBuffer(rateLimitSlots(this.env));
     // Plaintext basic-auth passwords become scrypt hashes before any worker sees the config
     // (src/shared/password-hash.ts). Every later config swap must go through protect() too.
     this.config = await this.passwords.protect(this.config);
@@ -151,6 +175,7 @@ export class Supervisor {
         admin: this.settings.adminListen ? `${this.settings.adminListen.host}:${this.admin?.port}` : 'off',
         workers: this.settings.workers,
         configHash: this.config.hash,
+        rateLimitTableBytes: this.rateLimitBuffer.byteLength,
       },
       'portcullis started',
     );
@@ -162,7 +187,8 @@ export class Supervisor {
   }
 
   private spawn(id: number, opts: SpawnOptions): { handle: WorkerHandle; ready: Promise<void> } {
-    const data: WorkerData = { workerId: id, settings: this.workerSettings() };
+    if (this.rateLimitBuffer === null) throw new Error('workers start only after the rate-limit table exists');
+    const data: WorkerData = { workerId: id, settings: this.workerSettings(), rateLimitTable: this.rateLimitBuffer };
     const worker = new Worker(WORKER_SCRIPT, { workerData: data, name: `portcullis-worker-${id}` });
     let markExited!: () => void;
     const handle: WorkerHandle = {

@@ -11,6 +11,7 @@
  * promise hop.
  */
 import type { RecordSchema } from '../../src/config/schema-dsl.js';
+import type { RateLimitTable } from '../../src/shared/shm/rate-limit-table.js';
 import type { ConsumerIndex } from '../auth/consumer-index.js';
 import type { RequestContext } from '../http/request-context.js';
 
@@ -64,6 +65,22 @@ export interface PluginEnv {
   };
   /** Consumers and credentials of this config generation, indexed for lookups. */
   readonly consumers: ConsumerIndex;
+  /**
+   * The node's rate-limit counters: one SharedArrayBuffer table created by the supervisor
+   * at start, shared by every worker, kept across config reloads and worker restarts.
+   * Always set by the worker; absent only where a plugin is created outside one (tests).
+   */
+  readonly rateLimitTable?: RateLimitTable;
+  /** The plugin instance this env was made for (Kong's conf.route_id / service_id / consumer_id). */
+  readonly instance?: PluginInstance;
+}
+
+/** Identity and scope of one plugin instance (ids, null when unscoped). */
+export interface PluginInstance {
+  readonly id: string;
+  readonly route: string | null;
+  readonly service: string | null;
+  readonly consumer: string | null;
 }
 
 /** What the worker provides per plugin instance; the generation adds the rest. */

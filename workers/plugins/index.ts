@@ -13,9 +13,10 @@ import { jwt } from './jwt/index.js';
 import { openIdConnect } from './openid-connect/index.js';
 import { cors } from './cors/index.js';
 import { requestSizeLimiting } from './request-size-limiting/index.js';
+import { rateLimiting } from './rate-limiting/index.js';
 import { ipRestriction } from './ip-restriction/index.js';
 import { botDetection } from './bot-detection/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

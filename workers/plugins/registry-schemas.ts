@@ -15,6 +15,7 @@ import { schema as keyAuthSchema } from './key-auth/schema.js';
 import { schema as jwtSchema } from './jwt/schema.js';
 import { schema as corsSchema } from './cors/schema.js';
 import { schema as requestSizeLimitingSchema } from './request-size-limiting/schema.js';
+import { schema as rateLimitingSchema } from './rate-limiting/schema.js';
 import { schema as ipRestrictionSchema } from './ip-restriction/schema.js';
 import { schema as botDetectionSchema } from './bot-detection/schema.js';
 
@@ -45,6 +46,7 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['jwt', { schema: jwtSchema, priority: 1450, noConsumer: true, protocols: HTTP }],
   ['cors', { schema: corsSchema, priority: 2000, noConsumer: true, protocols: HTTP }],
   ['request-size-limiting', { schema: requestSizeLimitingSchema, priority: 951, protocols: HTTP }],
+  ['rate-limiting', { schema: rateLimitingSchema, priority: 910, protocols: HTTP }],
   ['ip-restriction', { schema: ipRestrictionSchema, priority: 990, protocols: ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'] }],
   ['bot-detection', { schema: botDetectionSchema, priority: 2500, noConsumer: true, protocols: HTTP }],
 ]);
