@@ -264,7 +264,12 @@ export class Runloop implements ProxyHost {
       ctx.id,
     );
     const extra = ctx.extraResponseHeaders;
-    if (extra !== null) for (const [k, v] of extra) raw.push(k, v);
+    if (extra !== null) {
+      // The gateway's value replaces the upstream's (Kong's kong.response.set_header), e.g.
+      // an upstream that sends its own X-RateLimit-* headers.
+      dropHeaders(raw, extra);
+      for (const [k, v] of extra) raw.push(k, v);
+    }
     if (!hasHeaderFilter(ctx)) return raw;
     ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream' };
     runHeaderFilter(ctx);
@@ -378,6 +383,19 @@ function removeHeader(flat: string[], name: string): void {
       return;
     }
   }
+}
+
+/** Removes from a flat header list every header named in `names` (case-insensitive). */
+function dropHeaders(flat: HeaderValue[], names: ReadonlyArray<readonly [string, string]>): void {
+  const lower = new Set(names.map(([k]) => k.toLowerCase()));
+  let w = 0;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (lower.has((typeof name === 'string' ? name : name.toString('latin1')).toLowerCase())) continue;
+    flat[w++] = name;
+    flat[w++] = flat[i + 1]!;
+  }
+  flat.length = w;
 }
 
 function hasHeaderFilter(ctx: RequestContext): boolean {
