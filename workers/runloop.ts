@@ -385,13 +385,24 @@ function removeHeader(flat: string[], name: string): void {
   }
 }
 
-/** Removes from a flat header list every header named in `names` (case-insensitive). */
+/**
+ * Removes from a flat header list every header named in `names` (case-insensitive).
+ * Allocation-free unless a name of the same length is found (the rare case).
+ */
 function dropHeaders(flat: HeaderValue[], names: ReadonlyArray<readonly [string, string]>): void {
-  const lower = new Set(names.map(([k]) => k.toLowerCase()));
   let w = 0;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
-    if (lower.has((typeof name === 'string' ? name : name.toString('latin1')).toLowerCase())) continue;
+    let drop = false;
+    for (let j = 0; j < names.length; j++) {
+      const n = names[j]![0];
+      if (n.length !== name.length) continue;
+      if ((typeof name === 'string' ? name : name.toString('latin1')).toLowerCase() === n.toLowerCase()) {
+        drop = true;
+        break;
+      }
+    }
+    if (drop) continue;
     flat[w++] = name;
     flat[w++] = flat[i + 1]!;
   }
