@@ -40,8 +40,8 @@ and prints req/s, latency, CPU µs per request and errors for each, with the gat
   --tool autocannon|wrk  load generator (default: wrk when on PATH, else autocannon)
   --threads N          wrk threads (default 1: one core for the load, one for the peer)
   --scenario NAME      what the gateway does per request (default plain; see bench/scenarios/)
-  --baseline NAME      also run the gateway on scenario NAME in the same run and print the ratio
-                       (e.g. --scenario key-auth --baseline plain)
+  --baseline NAME      also run the gateway with scenario NAME's config, on the same request, in the
+                       same run, and print the ratio (e.g. --scenario key-auth --baseline plain)
   --rounds N           repeat, alternating the peer order, and report medians (default 1)
   --payload-size B     bytes in the origin's response body (default 128)
   --origin nginx|node  the origin both peers proxy to (default nginx when installed, else node)

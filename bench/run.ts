@@ -157,7 +157,12 @@ async function main(): Promise<number> {
   }
   const baselineName = baseline === null ? '' : `gateway (${baseline.name})`;
   const candidates: Peer[] = [gatewayPeer({ bin: opts.gatewayBin })];
-  if (baseline !== null) candidates.push(gatewayPeer({ bin: opts.gatewayBin, name: baselineName, scenario: baseline }));
+  // The baseline runs the other scenario's gateway config on THIS scenario's request (same
+  // headers, same body), so the ratio isolates what the policies cost, not the request size.
+  if (baseline !== null) {
+    const sameRequest: Scenario = { ...baseline, request: scenario.request, expectStatus: scenario.expectStatus ?? 200 };
+    candidates.push(gatewayPeer({ bin: opts.gatewayBin, name: baselineName, scenario: sameRequest }));
+  }
   if (opts.peer === 'nginx') candidates.push(nginxPeer(nginx));
   if (opts.direct) candidates.push(directPeer());
 
