@@ -35,7 +35,7 @@ const MESSAGES: Record<number, string> = {
   451: 'Unavailable for legal reasons',
   494: 'Request header or cookie too large',
   500: 'An unexpected error occurred',
-  501: 'Not implemented',
+  501: 'The server does not support this request',
   502: 'An invalid response was received from the upstream server',
   503: 'The upstream server is currently unavailable',
   504: 'The upstream server is timing out',
@@ -60,7 +60,8 @@ const REASONS: Record<number, string> = {
   418: "I'm a Teapot", 421: 'Misdirected Request', 422: 'Unprocessable Entity', 423: 'Locked',
   424: 'Failed Dependency', 425: 'Too Early', 426: 'Upgrade Required', 428: 'Precondition Required',
   429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 451: 'Unavailable For Legal Reasons',
-  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  // Reason phrases are informational (RFC 9112 section 4); 501's says what it means here.
+  500: 'Internal Server Error', 501: 'Unsupported', 502: 'Bad Gateway', 503: 'Service Unavailable',
   504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
 };
 

@@ -121,7 +121,7 @@ describe('message framing (RFC 9112 section 6)', () => {
     ['gzip, chunked', 'gzip, chunked'],
     ['empty', ''],
   ])('answers 501 to Transfer-Encoding: %s and closes', async (_name, te) => {
-    await expectRejected(`POST /te HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`, 501, 'Not implemented');
+    await expectRejected(`POST /te HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`, 501, 'Transfer-Encoding not supported');
   });
 
   it('answers 400 to Transfer-Encoding: chunked given twice', async () => {

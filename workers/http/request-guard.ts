@@ -120,7 +120,7 @@ export function readRequestHead(
   let chunked = false;
   const te = h['transfer-encoding'];
   if (te !== undefined) {
-    if (te.trim().toLowerCase() !== 'chunked') return { status: 501, message: 'Not implemented' };
+    if (te.trim().toLowerCase() !== 'chunked') return { status: 501, message: 'Transfer-Encoding not supported' };
     if (cl !== undefined) return { status: 400, message: 'Bad request' };
     chunked = true;
   }
