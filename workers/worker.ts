@@ -10,6 +10,7 @@ import { RateLimitTable } from '../src/shared/shm/rate-limit-table.js';
 import type { PluginConfig } from '../src/config/types.js';
 import { TrustedProxies } from './http/client-address.js';
 import { UwsListener } from './http/uws-listener.js';
+import { createObservers } from './observability/index.js';
 import { loadNativeUws } from './http/uws-native.js';
 import type { PluginBaseEnv } from './pipeline/types.js';
 import { pluginDefinitions } from './plugins/index.js';
@@ -26,11 +27,8 @@ const rateLimitTable = new RateLimitTable(rateLimitBuffer);
 const uws = loadNativeUws();
 const trusted = new TrustedProxies(settings.trustedIps);
 const pools = new UpstreamPools();
-const runloop = new Runloop(log, pools, trusted, settings, {
-  requestFinished() {
-    // Metrics and the access log attach here (supervisor-operations issue).
-  },
-});
+const observers = createObservers({ workerId, settings, log, shared: {} });
+const runloop = new Runloop(log, pools, trusted, settings, observers);
 const listener = new UwsListener(uws, settings, runloop, trusted, log);
 let listening = false;
 let stopping: Promise<never> | null = null;
