@@ -39,11 +39,7 @@ type Outcome =
   /** A verified token that is still refused: 401 (anonymous may apply) or 403. */
   | { readonly kind: 'refused'; readonly reply: LocalReply; readonly anonymousApplies: boolean };
 
-/** ConsumerIndex lookups this plugin uses when the index offers them (see README). */
-type ConsumerLookups = ConsumerIndex & {
-  byUsername?(username: string): IndexedConsumer | undefined;
-  byCustomId?(customId: string): IndexedConsumer | undefined;
-};
+type ConsumerLookups = ConsumerIndex;
 
 export interface OpenIdConnectDeps {
   /** Tests inject their own provider (e.g. with a fake clock); default: the worker's shared one. */
@@ -100,10 +96,6 @@ export function createOpenIdConnect(conf: OpenIdConnectConfig, env: PluginEnv, d
   const tokenHeaderBearer = tokenHeaderKind !== undefined;
   const tokens = new VerifiedTokenCache<Outcome>();
 
-  if (conf.consumer_claim !== null && conf.consumer_by.includes('custom_id') && typeof consumers.byCustomId !== 'function') {
-    env.log.warn({ plugin: 'openid-connect' }, 'consumer_by custom_id: this build has no custom_id lookup, only id and username are tried');
-  }
-
   // Replies, built once: no allocation on the reject path.
   const code = (e: string) => (conf.expose_error_code ? `Bearer error="${e}"` : 'Bearer');
   const noToken = reply(401, conf.unauthorized_error_message, 'Bearer');
@@ -137,13 +129,8 @@ export function createOpenIdConnect(conf: OpenIdConnectConfig, env: PluginEnv, d
     for (const by of conf.consumer_by) {
       let c: IndexedConsumer | undefined;
       if (by === 'id') c = consumers.byId(value);
-      else if (by === 'username') {
-        if (typeof consumers.byUsername === 'function') c = consumers.byUsername(value);
-        else {
-          const r = consumers.resolve(value);
-          c = r !== undefined && r.username === value ? r : undefined;
-        }
-      } else if (typeof consumers.byCustomId === 'function') c = consumers.byCustomId(value);
+      else if (by === 'username') c = consumers.byUsername(value);
+      else c = consumers.byCustomId(value);
       if (c !== undefined) return c;
     }
     return undefined;
