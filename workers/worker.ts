@@ -17,7 +17,7 @@ import { pluginDefinitions } from './plugins/index.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
 import { Generation, Runloop } from './runloop.js';
 
-const { workerId, settings, rateLimitTable: rateLimitBuffer } = workerData as WorkerData;
+const { workerId, settings, rateLimitTable: rateLimitBuffer, metrics: metricsBuffer } = workerData as WorkerData;
 const port = parentPort!;
 const post = (msg: FromWorker): void => port.postMessage(msg);
 const log = createLogger(settings.logLevel, { worker: workerId });
@@ -27,7 +27,7 @@ const rateLimitTable = new RateLimitTable(rateLimitBuffer);
 const uws = loadNativeUws();
 const trusted = new TrustedProxies(settings.trustedIps);
 const pools = new UpstreamPools();
-const observers = createObservers({ workerId, settings, log, shared: {} });
+const observers = createObservers({ workerId, settings, log, shared: { metrics: metricsBuffer } });
 const runloop = new Runloop(log, pools, trusted, settings, observers);
 const listener = new UwsListener(uws, settings, runloop, trusted, log);
 let listening = false;

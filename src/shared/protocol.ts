@@ -13,6 +13,8 @@ export interface WorkerData {
    * by the supervisor, the same buffer for every worker and every replacement thread.
    */
   rateLimitTable: SharedArrayBuffer;
+  /** The node's request metrics (src/shared/shm/metrics.ts): created once, like rateLimitTable. */
+  metrics: SharedArrayBuffer;
 }
 
 export type ToWorker =

@@ -40,6 +40,12 @@ export interface Downstream {
   readonly hasBody: boolean;
   /** Content-Length of the request, or -1 when chunked / absent. */
   readonly contentLength: number;
+  /** Status of the response head written to the client; 0 while none was. */
+  readonly status: number;
+  /** Request body bytes received from the client so far (metrics: ingress). */
+  readonly bytesReceived: number;
+  /** Response body bytes handed to the client connection so far (metrics: egress). */
+  readonly bytesSent: number;
 
   /**
    * Caps the request body at `maxBytes`, counted as it streams (chunked bodies too): the

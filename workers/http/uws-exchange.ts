@@ -91,6 +91,9 @@ export class UwsExchange implements Downstream {
   readonly contentLength: number;
   onDrain: (() => void) | null = null;
   onAbort: (() => void) | null = null;
+  /** Downstream.status / bytesSent (metrics). */
+  status = 0;
+  bytesSent = 0;
   /** performance.now() of the last byte moved in either direction (for the idle sweep). */
   lastActivity: number;
   /** Set by the listener while the request body is still arriving. */
@@ -107,6 +110,9 @@ export class UwsExchange implements Downstream {
   /** Request body cap (limitBody) and bytes received so far; Infinity when uncapped. */
   private bodyLimit = Infinity;
   private bodyReceived = 0;
+  get bytesReceived(): number {
+    return this.bodyReceived;
+  }
   private bodyError: Error | null = null;
   private paused = false;
   private mode = MODE_NONE;
@@ -228,6 +234,8 @@ export class UwsExchange implements Downstream {
 
   respond(status: number, headers: ReadonlyArray<HeaderValue>, body: string | Buffer | null, close: boolean): void {
     if (this.aborted || this.finished) return;
+    this.status = status;
+    if (body !== null) this.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     corkTarget = this;
     corkStatus = status;
     corkHeaders = headers;
@@ -267,6 +275,7 @@ export class UwsExchange implements Downstream {
 
   writeHead(status: number, headers: ReadonlyArray<HeaderValue>, contentLength: number, noBody: boolean): void {
     if (this.aborted || this.finished || this.headSent) return;
+    this.status = status;
     if (!noBody && contentLength !== 0) {
       // A body follows: keep the head until the first chunk so both go out together.
       this.headSent = true;
@@ -322,6 +331,7 @@ export class UwsExchange implements Downstream {
 
   write(chunk: Buffer): boolean {
     if (this.aborted || this.finished) return true;
+    this.bytesSent += chunk.length;
     corkTarget = this;
     corkChunk = chunk;
     this.res.cork(corkedWrite);
