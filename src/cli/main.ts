@@ -9,8 +9,9 @@ import type { ConfigIssue } from '../config/types.js';
 import { createLogger } from '../shared/logger.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { VERSION } from '../supervisor/admin-server.js';
+import { clientCommand } from './admin-client.js';
 import { checkCommand } from './check.js';
-import { envName, resolveSettings, START_FLAGS } from './options.js';
+import { envName, resolveSettings, resolveSupervisorFlags, START_FLAGS } from './options.js';
 
 function usage(): string {
   const flags = Object.entries(START_FLAGS)
@@ -21,6 +22,11 @@ function usage(): string {
 Usage:
   portcullis start [flags]     run the gateway (SIGTERM drains in-flight requests, then exits 0)
   portcullis check FILE        validate a declarative config; exit 1 with file:line:col errors
+  portcullis reload            reload the running gateway's config file (via the admin API)
+  portcullis quit [--wait]     stop the running gateway gracefully (--wait: until it exited)
+  portcullis health            exit 0 when the running gateway is ready, 1 otherwise
+      (reload/quit/health take --admin-listen HOST:PORT and --admin-token TOKEN, or
+       PORTCULLIS_ADMIN_LISTEN / PORTCULLIS_ADMIN_TOKEN, like start)
   portcullis version
   portcullis help
 
@@ -63,11 +69,19 @@ async function start(argv: string[]): Promise<number> {
     process.stderr.write(`portcullis: the config has ${loaded.issues.length} error(s); not starting\n`);
     return 1;
   }
-  const supervisor = new Supervisor(settings, loaded.config, log);
+  const supervisor = new Supervisor(settings, loaded.config, log, process.env, {
+    ...resolveSupervisorFlags(values, process.env),
+    vaultSecrets: loaded.secrets ?? [],
+  });
   let stopping: Promise<void> | null = null;
   const stop = (signal: string) => {
     stopping ??= supervisor.shutdown(signal).then(() => process.exit(0));
   };
+  supervisor.onQuit = stop;
+  // SIGHUP: reload the config file (a reload in progress queues one more).
+  process.on('SIGHUP', () => {
+    if (!supervisor.isShuttingDown) supervisor.reloadInBackground('sighup');
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGQUIT', () => stop('SIGQUIT'));
@@ -101,6 +115,11 @@ export async function main(argv: string[]): Promise<void> {
       code = await checkCommand(file, process.stdout, process.stderr);
       break;
     }
+    case 'reload':
+    case 'quit':
+    case 'health':
+      code = await clientCommand(command, rest, process.stdout, process.stderr);
+      break;
     case 'version':
     case '--version':
       process.stdout.write(`portcullis ${VERSION}\n`);

@@ -23,6 +23,8 @@ export const START_FLAGS: Record<string, FlagSpec> = {
   'real-ip-recursive': { type: 'boolean', description: 'skip trusted addresses from the right of X-Forwarded-For' },
   'log-level': { type: 'string', description: 'trace|debug|info|warn|error|fatal|silent (default info)' },
   'drain-timeout': { type: 'string', description: 'ms SIGTERM waits for in-flight requests (default 30000)' },
+  'watch-config': { type: 'boolean', description: 'reload when the --config file changes (default off; SIGHUP and `portcullis reload` always work)' },
+  'audit-log': { type: 'string', description: 'also append the audit log (one JSON line per config change) to this file (default: supervisor log only)' },
   'max-header-count': { type: 'string', description: `most request header lines (default ${DEFAULT_LIMITS.maxHeaderCount}; 431 above)` },
   'max-header-bytes': { type: 'string', description: `most request header bytes (default ${DEFAULT_LIMITS.maxHeaderBytes}; 431 above)` },
   'max-uri-length': { type: 'string', description: `most bytes of path + query (default ${DEFAULT_LIMITS.maxUriLength}; 414 above)` },
@@ -119,4 +121,20 @@ export function resolveSettings(
     drainTimeoutMs: parseInt10(get('drain-timeout') ?? '30000', 'drain-timeout', 0, errors),
   };
   return { settings, errors };
+}
+
+/** Supervisor-only settings (not sent to workers): --watch-config, --audit-log. */
+export function resolveSupervisorFlags(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): { watchConfig: boolean; auditLog: string | null } {
+  const get = (name: string): string | undefined => {
+    const f = flags[name];
+    if (typeof f === 'string') return f;
+    if (f === true) return 'true';
+    const e = env[envName(name)];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const watch = (get('watch-config') ?? '').toLowerCase();
+  return { watchConfig: ['true', '1', 'on', 'yes'].includes(watch), auditLog: get('audit-log') ?? null };
 }

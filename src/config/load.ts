@@ -82,14 +82,23 @@ export function loadConfigText(text: string, fileName = '<inline>', env: NodeJS.
   checkFormatVersion(input, issues);
 
   const declared = loadVaults(input.vaults, issues);
-  const result = validate(schemaFor(options.plugins ?? pluginSchemas), input, { resolveReference: createResolver(env, declared) });
+  // Values read from vaults are secrets wherever they land: remember them so the admin API
+  // can redact them (src/supervisor/redact.ts) without knowing which fields were references.
+  const resolver = createResolver(env, declared);
+  const secrets: string[] = [];
+  const resolveReference: typeof resolver = (reference, path) => {
+    const r = resolver(reference, path);
+    if ('value' in r && r.value !== '') secrets.push(r.value);
+    return r;
+  };
+  const result = validate(schemaFor(options.plugins ?? pluginSchemas), input, { resolveReference });
   issues.push(...result.issues);
   if (issues.length > 0 || !result.ok) return report(issues);
 
   const flat = flatten(result.value as Decl, issues);
   if (issues.length > 0) return report(issues);
   const config: GatewayConfig = { ...flat, hash: configHash(flat) };
-  return { ok: true, config };
+  return { ok: true, config, secrets };
 }
 
 /**

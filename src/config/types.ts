@@ -142,4 +142,7 @@ export interface ConfigIssue {
   message: string;
 }
 
-export type LoadResult = { ok: true; config: GatewayConfig } | { ok: false; issues: ConfigIssue[] };
+export type LoadResult =
+  /** `secrets`: the values vault references resolved to (never logged, redacted by the admin API). */
+  | { ok: true; config: GatewayConfig; secrets?: string[] }
+  | { ok: false; issues: ConfigIssue[] };

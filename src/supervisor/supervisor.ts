@@ -17,21 +17,34 @@
  * whole process (stack-facts.md). Workers therefore close uWS themselves before exiting,
  * and the supervisor never calls worker.terminate() except as a last resort at shutdown.
  */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import { PasswordProtector } from '../config/protect-passwords.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { ConfigIssue, GatewayConfig } from '../config/types.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
+import { createMetricsBuffer } from '../shared/shm/metrics.js';
 import { createRateLimitBuffer, DEFAULT_RATE_LIMIT_SLOTS, MAX_RATE_LIMIT_SLOTS } from '../shared/shm/rate-limit-table.js';
 import { AdminServer } from './admin-server.js';
+import { AuditLog, diffSummary, type ConfigSource } from './audit.js';
+import { ConfigLoader } from './config-loader.js';
+import { Redactor } from './redact.js';
 
 const WORKER_SCRIPT = new URL('../../workers/worker.js', import.meta.url);
 /** Delay before an unplanned replacement, by how many times in a row the slot failed soon after starting. */
 const RESPAWN_BACKOFF_MS = [0, 100, 500, 1000, 5000];
 /** A worker that dies within this long of starting counts towards a crash loop. */
 const CRASH_LOOP_WINDOW_MS = 10_000;
+
+/** How long every worker gets to compile and swap in a new config before the reload is rolled back. */
+const APPLY_TIMEOUT_MS = 15_000;
+/** File-watch events within this long are one reload (editors write a file in several steps). */
+const WATCH_DEBOUNCE_MS = 150;
 
 /** Environment switch for the test-only fault injection endpoint (docs/operations.md). */
 export const FAULT_INJECTION_ENV = 'PORTCULLIS_ENABLE_FAULT_INJECTION';
@@ -82,6 +95,41 @@ export interface WorkerHandle {
   lastReplacement: Replacement | null;
   exitCode: number | null;
   readonly exited: Promise<void>;
+  /** Version of the last config posted to this thread. */
+  postedVersion: number;
+  /** Reloads waiting for this thread to apply a version: called with null on success, else the error. */
+  readonly applyWaiters: Map<number, (error: string | null) => void>;
+}
+
+/** Supervisor options beyond the shared GatewaySettings. */
+export interface SupervisorOptions {
+  /** Reload when the config file changes (--watch-config). */
+  watchConfig: boolean;
+  /** Also append audit lines to this file (--audit-log). */
+  auditLog: string | null;
+  /** Values the startup config's vault references resolved to (redacted by the admin API). */
+  vaultSecrets: string[];
+}
+
+/** A reload request. `text` (POST /config) replaces re-reading the config file. */
+export interface ReloadRequest {
+  source: ConfigSource;
+  client?: string | null;
+  text?: string;
+  fileName?: string;
+}
+
+export interface ReloadOutcome {
+  changed: boolean;
+  config: GatewayConfig;
+  version: number;
+}
+
+/** A config that failed parsing or validation: the running one keeps serving. */
+export class ConfigRejected extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(`the config has ${issues.length} error(s)`);
+  }
 }
 
 /** An admin request the supervisor refuses, with the HTTP status to answer. */
@@ -109,8 +157,26 @@ export class Supervisor {
   /** Every thread not yet exited, whatever its slot or state: shutdown waits for all of them. */
   private readonly live = new Set<WorkerHandle>();
   config: GatewayConfig;
+  /** Same instance across reloads: unchanged basic-auth passwords are not hashed again. */
   private readonly passwords = new PasswordProtector();
   configVersion = 1;
+  /** Last version handed out (reload attempts included, so a rolled-back one is never reused). */
+  private lastVersion = 1;
+  /** Redacts the current config for the admin API. */
+  redactor: Redactor;
+  private readonly options: SupervisorOptions;
+  private readonly loader: ConfigLoader;
+  readonly audit: AuditLog;
+  /** The reload in progress, if any; reloads never overlap. */
+  private reloading: Promise<ReloadOutcome> | null = null;
+  /** A SIGHUP or file change that arrived during a reload: one more reload runs after it. */
+  private queuedReload: ConfigSource | null = null;
+  private watcher: FSWatcher | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
+  /** Reloads applied since start. */
+  configReloads = 0;
+  /** POST /quit: the CLI wires it to the same stop path as SIGTERM. */
+  onQuit: ((reason: string) => void) | null = null;
   /** Threads started to replace another (requested or not). */
   workerRestarts = 0;
   /** Threads that died or failed without being asked to. */
@@ -130,13 +196,43 @@ export class Supervisor {
    * reloads and worker restarts.
    */
   private rateLimitBuffer: SharedArrayBuffer | null = null;
+  /** The node's request metrics (src/shared/shm/metrics.ts), created once like the rate-limit table. */
+  metricsBuffer: SharedArrayBuffer | null = null;
 
-  constructor(settings: GatewaySettings, config: GatewayConfig, log: Logger, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    settings: GatewaySettings,
+    config: GatewayConfig,
+    log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+    options: SupervisorOptions = { watchConfig: false, auditLog: null, vaultSecrets: [] },
+  ) {
     this.settings = settings;
     this.config = config;
     this.log = log;
     this.faultInjection = faultInjectionEnabled(env);
     this.env = env;
+    this.options = options;
+    this.loader = new ConfigLoader(env);
+    this.audit = new AuditLog(log, options.auditLog);
+    this.redactor = new Redactor(config, options.vaultSecrets);
+  }
+
+  /**
+   * Ready (GET /status/ready): not stopping, and every worker slot has a thread that
+   * listens with a config (during a restart, the old thread counts until it drains).
+   */
+  get isReady(): boolean {
+    if (this.shuttingDown || !this.started) return false;
+    for (const id of this.workers.keys()) {
+      let ok = false;
+      for (const h of this.live) if (h.id === id && h.state === 'ready' && h.configVersion > 0) ok = true;
+      if (!ok) return false;
+    }
+    return this.workers.size > 0;
+  }
+
+  get isReloading(): boolean {
+    return this.reloading !== null;
   }
 
   get proxyPort(): number {
@@ -149,9 +245,15 @@ export class Supervisor {
 
   async start(): Promise<void> {
     this.rateLimitBuffer ??= createRateLimitBuffer(rateLimitSlots(this.env));
+    this.metricsBuffer ??= createMetricsBuffer(this.settings.workers);
     // Plaintext basic-auth passwords become scrypt hashes before any worker sees the config
     // (src/shared/password-hash.ts). Every later config swap must go through protect() too.
     this.config = await this.passwords.protect(this.config);
+    // The admin API comes up first so /status/ready can answer 503 while workers start.
+    if (this.settings.adminListen !== null) {
+      this.admin = new AdminServer(this, this.settings, this.log);
+      await this.admin.listen(this.settings.adminListen);
+    }
     // uWS sets SO_REUSEPORT only on a concrete port (a socket bound to port 0 cannot be
     // joined): resolve port 0 to a free port first, so every worker shares one port.
     if (this.settings.proxyListen.port === 0) this.listeningPort = await pickFreePort(this.settings.proxyListen.host);
@@ -161,11 +263,16 @@ export class Supervisor {
     await Promise.all(ready);
     // A signal during start-up: the workers are draining already; nothing more to start.
     if (this.shuttingDown) return;
-    if (this.settings.adminListen !== null) {
-      this.admin = new AdminServer(this, this.settings, this.log);
-      await this.admin.listen(this.settings.adminListen);
-    }
     this.started = true;
+    this.audit.record({
+      source: 'startup',
+      result: 'applied',
+      old_hash: null,
+      new_hash: this.config.hash,
+      version: this.configVersion,
+      diff: diffSummary(null, this.config),
+    });
+    if (this.options.watchConfig) this.watchConfigFile();
     if (this.faultInjection) {
       this.log.warn(`${FAULT_INJECTION_ENV} is set: the admin API can crash workers on request (for tests only)`);
     }
@@ -188,7 +295,7 @@ export class Supervisor {
 
   private spawn(id: number, opts: SpawnOptions): { handle: WorkerHandle; ready: Promise<void> } {
     if (this.rateLimitBuffer === null) throw new Error('workers start only after the rate-limit table exists');
-    const data: WorkerData = { workerId: id, settings: this.workerSettings(), rateLimitTable: this.rateLimitBuffer };
+    const data: WorkerData = { workerId: id, settings: this.workerSettings(), rateLimitTable: this.rateLimitBuffer, metrics: this.metricsBuffer! };
     const worker = new Worker(WORKER_SCRIPT, { workerData: data, name: `portcullis-worker-${id}` });
     let markExited!: () => void;
     const handle: WorkerHandle = {
@@ -205,6 +312,8 @@ export class Supervisor {
       lastReplacement: opts.lastReplacement,
       exitCode: null,
       exited: new Promise<void>((resolve) => (markExited = resolve)),
+      postedVersion: this.configVersion,
+      applyWaiters: new Map(),
     };
     this.workers.set(id, handle);
     this.live.add(handle);
@@ -228,9 +337,13 @@ export class Supervisor {
             break;
           case 'config-applied':
             handle.configVersion = msg.version;
+            handle.applyWaiters.get(msg.version)?.(null);
+            handle.applyWaiters.delete(msg.version);
             break;
           case 'config-failed':
             this.log.error({ worker: id, version: msg.version, err: msg.error }, 'worker could not apply the config');
+            handle.applyWaiters.get(msg.version)?.(msg.error);
+            handle.applyWaiters.delete(msg.version);
             break;
           case 'drained':
             if (msg.abandoned > 0) {
@@ -258,6 +371,10 @@ export class Supervisor {
           reject(new Error(`worker ${id} exited with code ${code} before listening`));
         }
         this.onExit(handle, code, early);
+        // A thread that is gone no longer serves: a reload does not wait for it (its
+        // replacement starts on the config that is current by then).
+        for (const w of handle.applyWaiters.values()) w(null);
+        handle.applyWaiters.clear();
         markExited();
       });
       this.post(handle, { type: 'config', version: this.configVersion, config: this.config });
@@ -373,7 +490,163 @@ export class Supervisor {
   }
 
   private post(handle: WorkerHandle, msg: ToWorker): void {
-    if (handle.state !== 'exited') handle.worker.postMessage(msg);
+    if (handle.state === 'exited') return;
+    if (msg.type === 'config') handle.postedVersion = msg.version;
+    handle.worker.postMessage(msg);
+  }
+
+  /**
+   * Reloads the config: from `req.text` (POST /config) or by re-reading the config file.
+   *
+   * 1. Parse + validate (ConfigLoader: in a piscina thread when large). Invalid: rejected
+   *    whole with every issue (ConfigRejected); nothing changes.
+   * 2. Same hash as the running config: nothing to do (`changed: false`).
+   * 3. Basic-auth passwords hashed (the same PasswordProtector: unchanged ones are reused).
+   * 4. Posted to every serving thread, which compiles it into a new Generation and swaps
+   *    one reference (in-flight requests finish on the old one). The supervisor's config,
+   *    version and hash change only once every thread has applied it.
+   * 5. A thread that fails to compile it (or does not answer in 15 s): the threads that had
+   *    applied it get the previous config back, so all keep serving the old one (500).
+   *
+   * Reloads are serialized: one from the admin API or the CLI while another runs is refused
+   * (409); a SIGHUP or file change then is queued (several coalesce into one more reload).
+   */
+  reload(req: ReloadRequest): Promise<ReloadOutcome> {
+    if (this.shuttingDown) return Promise.reject(new SupervisorError(503, 'the gateway is shutting down'));
+    if (!this.started) return Promise.reject(new SupervisorError(503, 'the gateway is starting'));
+    if (this.reloading !== null) return Promise.reject(new SupervisorError(409, 'a config reload is in progress; try again'));
+    const run = this.doReload(req).finally(() => {
+      this.reloading = null;
+      const queued = this.queuedReload;
+      this.queuedReload = null;
+      if (queued !== null) this.reloadInBackground(queued);
+    });
+    this.reloading = run;
+    return run;
+  }
+
+  /**
+   * SIGHUP and file watch: reload and log the outcome (nobody waits for an answer). During
+   * another reload it is queued: several coalesce into one more reload after it.
+   */
+  reloadInBackground(source: ConfigSource): void {
+    if (this.reloading !== null) {
+      this.queuedReload ??= source;
+      return;
+    }
+    this.reload({ source }).then(
+      (r) => this.log.info({ source, changed: r.changed, hash: r.config.hash, version: r.version }, r.changed ? 'config reloaded' : 'config unchanged'),
+      (err: unknown) => {
+        if (err instanceof ConfigRejected) {
+          for (const i of err.issues) this.log.error({ source, file: i.file, line: i.line, col: i.col, path: i.path }, `config rejected: ${i.message}`);
+          this.log.error({ source, errors: err.issues.length }, 'config reload rejected; the running config keeps serving');
+        } else {
+          this.log.error({ source, err: (err as Error).message }, 'config reload failed; the running config keeps serving');
+        }
+      },
+    );
+  }
+
+  private async readConfigText(): Promise<{ text: string; fileName: string }> {
+    const file = this.settings.configFile;
+    if (file === null) return { text: DEFAULT_CONFIG_YAML, fileName: '<embedded default config>' };
+    try {
+      return { text: await readFile(file, 'utf8'), fileName: file };
+    } catch (err) {
+      throw new ConfigRejected([{ file, line: 0, col: 0, path: '', message: `cannot read the config file: ${(err as Error).message}` }]);
+    }
+  }
+
+  private async doReload(req: ReloadRequest): Promise<ReloadOutcome> {
+    const old = this.config;
+    const rejected = (errors: number, reason: string) =>
+      this.audit.record({ source: req.source, client: req.client ?? null, result: 'rejected', old_hash: old.hash, new_hash: null, version: this.configVersion, errors, reason });
+    let loaded;
+    try {
+      const { text, fileName } = req.text !== undefined ? { text: req.text, fileName: req.fileName ?? '<admin>' } : await this.readConfigText();
+      loaded = await this.loader.load(text, fileName);
+    } catch (err) {
+      if (err instanceof ConfigRejected) rejected(err.issues.length, 'invalid config');
+      else rejected(1, (err as Error).message);
+      throw err;
+    }
+    if (!loaded.ok) {
+      rejected(loaded.issues.length, 'invalid config');
+      throw new ConfigRejected(loaded.issues);
+    }
+    if (loaded.config.hash === old.hash) return { changed: false, config: old, version: this.configVersion };
+    const next = await this.passwords.protect(loaded.config);
+    if (this.shuttingDown) throw new SupervisorError(503, 'the gateway is shutting down');
+
+    const version = ++this.lastVersion;
+    const targets = [...this.workers.values()].filter((h) => h.state === 'starting' || h.state === 'ready');
+    const results = await Promise.all(targets.map((h) => this.applyTo(h, version, next)));
+    const failed = results.map((error, i) => ({ error, h: targets[i]! })).filter((r) => r.error !== null);
+    if (failed.length > 0) {
+      for (const h of targets) if (h.state !== 'exited' && h.postedVersion === version) this.post(h, { type: 'config', version: this.configVersion, config: old });
+      const reason = failed.map((f) => `worker ${f.h.id}: ${f.error}`).join('; ');
+      this.log.error({ source: req.source, version, reason }, 'a worker could not apply the new config; every worker was given the previous one back');
+      this.audit.record({ source: req.source, client: req.client ?? null, result: 'rolled-back', old_hash: old.hash, new_hash: next.hash, version: this.configVersion, reason });
+      throw new SupervisorError(500, `a worker could not apply the config (${reason}); the previous config keeps serving`);
+    }
+    this.config = next;
+    this.configVersion = version;
+    this.configReloads++;
+    this.redactor = new Redactor(next, loaded.secrets ?? []);
+    // Threads started during the reload (replacements) got the previous config.
+    for (const h of this.workers.values()) if (h.postedVersion !== version) this.post(h, { type: 'config', version, config: next });
+    this.audit.record({
+      source: req.source,
+      client: req.client ?? null,
+      result: 'applied',
+      old_hash: old.hash,
+      new_hash: next.hash,
+      version,
+      diff: diffSummary(old, next),
+    });
+    return { changed: true, config: next, version };
+  }
+
+  /** Posts a config to one thread; resolves with null once applied, or the reason it was not. */
+  private applyTo(h: WorkerHandle, version: number, config: GatewayConfig): Promise<string | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        h.applyWaiters.delete(version);
+        resolve(`no answer within ${APPLY_TIMEOUT_MS} ms`);
+      }, APPLY_TIMEOUT_MS);
+      h.applyWaiters.set(version, (error) => {
+        clearTimeout(timer);
+        resolve(error);
+      });
+      this.post(h, { type: 'config', version, config });
+    });
+  }
+
+  /**
+   * --watch-config: watches the config file's directory (editors and `kubectl` replace a
+   * file by renaming another over it, which a watch on the file itself would lose).
+   */
+  private watchConfigFile(): void {
+    const file = this.settings.configFile;
+    if (file === null) {
+      this.log.warn('--watch-config: no --config file to watch');
+      return;
+    }
+    const name = basename(file);
+    try {
+      this.watcher = watch(dirname(resolvePath(file)), { persistent: false }, (_event, changed) => {
+        if (changed !== null && changed !== name && !String(changed).startsWith('..')) return;
+        if (this.watchTimer !== null) clearTimeout(this.watchTimer);
+        this.watchTimer = setTimeout(() => {
+          this.watchTimer = null;
+          if (!this.shuttingDown) this.reloadInBackground('watch');
+        }, WATCH_DEBOUNCE_MS);
+      });
+      this.watcher.on('error', (err) => this.log.error({ err: err.message }, 'config file watch failed'));
+      this.log.info({ file }, 'watching the config file');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, file }, 'cannot watch the config file');
+    }
   }
 
   /**
@@ -383,6 +656,8 @@ export class Supervisor {
   async shutdown(reason: string): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    this.watcher?.close();
+    if (this.watchTimer !== null) clearTimeout(this.watchTimer);
     this.log.info({ reason, drainTimeoutMs: this.settings.drainTimeoutMs }, 'draining');
     // Not just the slots: a thread being replaced (restart in progress) must drain and
     // exit too, or process.exit() would tear down a thread with uWS open (an abort).
@@ -401,6 +676,8 @@ export class Supervisor {
     await Promise.all(all.map((h) => h.exited));
     clearTimeout(hardStop);
     await this.admin?.close();
+    await this.loader.close().catch(() => undefined);
+    await this.audit.flush();
     this.log.info('stopped');
   }
 }
