@@ -3,11 +3,15 @@
  * (src/shared/shm/metrics.ts); the supervisor serves the sums at GET /metrics.
  *
  * When a request counts: the runloop calls observers right after the last response bytes
- * were handed to uWS (respond()/end()), synchronously in the same tick. A client that reads
- * its response and then scrapes /metrics therefore always finds its request counted: the
- * counter write happens before this worker's event loop can run anything else, and the
- * scrape needs at least one more round trip through the supervisor. The only requests
- * that can be missing are those whose response body is still streaming to a slow client.
+ * were handed to uWS (respond()/end()), synchronously in the same run, before this worker's
+ * event loop does anything else; a streamed response counts when undici reports the
+ * upstream response complete (normally in the same socket read as its last bytes). Each
+ * request counts exactly once, never before its status is known. A scrape that races the
+ * last response can still come a few milliseconds early: the write that sends those bytes
+ * wakes the client, and on a busy machine the kernel may run the client (and its scrape)
+ * before this thread gets the CPU back for the few instructions that count. The next
+ * scrape has it; test/integration/metrics.test.ts polls until the total is reached and then
+ * checks that every count is exact and stays so.
  *
  * Labels are Kong's: service = the service's name, else its host; route = the route's
  * name, else its id. The route -> series index is resolved once per route object (a
