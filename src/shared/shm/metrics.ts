@@ -218,8 +218,14 @@ export class MetricsRecorder {
     const w = this.words;
     const s = decoder.decode(labelBytes(service));
     const r = decoder.decode(labelBytes(route));
+    // Registration is rare and the critical section short: spin. Only a thread terminated
+    // inside it (worker.terminate() at a forced shutdown) can hold the lock for long; after
+    // 2 s take it anyway rather than hang every worker.
+    let deadline = 0;
     while (Atomics.compareExchange(w, H_LOCK, 0, 1) !== 0) {
-      // Registration is rare and the critical section short: spin.
+      const now = Date.now();
+      if (deadline === 0) deadline = now + 2000;
+      else if (now > deadline) break;
     }
     let found = -1;
     try {
