@@ -79,9 +79,16 @@ function pluginEnv(p: PluginConfig): PluginBaseEnv {
   };
 }
 
+/** Fault injection 'reject-next-config': the next config fails to compile (tests the reload rollback). */
+let rejectNextConfig = false;
+
 async function applyConfig(msg: Extract<ToWorker, { type: 'config' }>): Promise<void> {
   let gen: Generation;
   try {
+    if (rejectNextConfig) {
+      rejectNextConfig = false;
+      throw new Error('injected config failure (PORTCULLIS_ENABLE_FAULT_INJECTION)');
+    }
     gen = Generation.compile(msg.version, msg.config, pluginDefinitions, (p) => pluginEnv(p));
   } catch (err) {
     log.error({ err }, 'config compilation failed');
@@ -116,6 +123,10 @@ port.on('message', (msg: ToWorker) => {
       log.warn({ kind: msg.kind }, 'fault injection');
       if (msg.kind === 'exit') {
         void stop(0, 3);
+        break;
+      }
+      if (msg.kind === 'reject-next-config') {
+        rejectNextConfig = true;
         break;
       }
       setImmediate(() => {

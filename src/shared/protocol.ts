@@ -25,12 +25,14 @@ export type ToWorker =
   /**
    * Test-only fault injection (PORTCULLIS_ENABLE_FAULT_INJECTION=1, docs/operations.md):
    * 'uncaught-exception' throws one, as a bug in a callback would; 'exit' ends the thread
-   * at once (uWS closed first, connections cut), as a crash the worker cannot report would.
+   * at once (uWS closed first, connections cut), as a crash the worker cannot report would;
+   * 'reject-next-config' makes the next config this worker is sent fail to compile (the
+   * reload rollback path).
    */
   | { type: 'fault'; kind: FaultKind };
 
-export type FaultKind = 'uncaught-exception' | 'exit';
-export const FAULT_KINDS: readonly FaultKind[] = ['uncaught-exception', 'exit'];
+export type FaultKind = 'uncaught-exception' | 'exit' | 'reject-next-config';
+export const FAULT_KINDS: readonly FaultKind[] = ['uncaught-exception', 'exit', 'reject-next-config'];
 
 export type FromWorker =
   | { type: 'listening'; port: number }

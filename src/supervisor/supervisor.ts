@@ -484,7 +484,7 @@ export class Supervisor {
     const h = this.workers.get(id);
     if (h === undefined) throw new SupervisorError(404, `no worker ${id}`);
     if (h.state !== 'ready') throw new SupervisorError(409, `worker ${id} is ${h.state}`);
-    this.log.warn({ worker: id, threadId: h.threadId, kind }, 'fault injection: crashing a worker on request');
+    this.log.warn({ worker: id, threadId: h.threadId, kind }, kind === 'reject-next-config' ? 'fault injection: the next config will fail in a worker' : 'fault injection: crashing a worker on request');
     this.post(h, { type: 'fault', kind });
     return h;
   }

@@ -309,6 +309,36 @@ describe('POST /config, listings, audit', () => {
   }, 60_000);
 });
 
+describe('a worker that cannot apply a config', () => {
+  it('rolls every worker back to the running config (500), and the next reload works', async () => {
+    const upstream = await startUpstream();
+    cleanups.push(() => upstream.close());
+    const cfg = (path: string) => `_format_version: "3.0"\nservices:\n  - name: s\n    url: ${upstream.url}\n    routes:\n      - name: r\n        paths: [${path}]\n`;
+    const gw = await startGateway(cfg('/old'), { workers: 3, env: { PORTCULLIS_ENABLE_FAULT_INJECTION: '1' } });
+    cleanups.push(() => gw.stop());
+    const s0 = (await admin(gw, 'GET', '/status')).json;
+    expect((await admin(gw, 'POST', '/debug/workers/1/crash?kind=reject-next-config')).status).toBe(202);
+    const r = await admin(gw, 'POST', '/config', cfg('/new'));
+    expect(r.status).toBe(500);
+    expect(r.json.message).toContain('worker 1');
+    const s1 = (await admin(gw, 'GET', '/status')).json;
+    expect(s1.configuration_hash).toBe(s0.configuration_hash);
+    expect(s1.configuration_version).toBe(s0.configuration_version);
+    await until('every worker back on the running version', async () =>
+      (await admin(gw, 'GET', '/status')).json.workers.every((w: { config_version: number }) => w.config_version === s0.configuration_version),
+    );
+    // Whichever worker the kernel picks, the old config answers (fresh connections spread over workers).
+    for (let i = 0; i < 30; i++) {
+      expect(await get(gw, '/old', { connection: 'close' })).toBe(200);
+      expect(await get(gw, '/new', { connection: 'close' })).toBe(404);
+    }
+    const again = await admin(gw, 'POST', '/config', cfg('/new'));
+    expect(again.status, again.text).toBe(201);
+    for (let i = 0; i < 10; i++) expect(await get(gw, '/new', { connection: 'close' })).toBe(200);
+    expect(gw.output()).toContain('"result":"rolled-back"');
+  }, 30_000);
+});
+
 describe('SIGHUP, --watch-config and the CLI', () => {
   function variantConfig(upstream: Upstream, path: string): string {
     return `_format_version: "3.0"\nservices:\n  - name: s\n    url: ${upstream.url}\n    routes:\n      - name: r\n        paths: [${path}]\n`;
