@@ -244,6 +244,21 @@ describe('GET /metrics', () => {
     expect(value(samples, 'portcullis_worker_restarts_total', {})).toBe(1);
   });
 
+  it('keeps counting across a config reload (same labels, same series), and counts the reload', async () => {
+    const before = await scrape();
+    const totalBefore = value(before.samples, 'kong_nginx_requests_total', {});
+    const okBefore = value(before.samples, 'kong_http_requests_total', { route: 'ok', code: '200' });
+    const next = config(upstream, await freePort()).replace('      - name: ok\n', '      - name: extra\n        paths: [/extra]\n      - name: ok\n');
+    const posted = await fetch(`http://127.0.0.1:${gw.adminPort}/config`, { method: 'POST', headers: { 'content-type': 'text/yaml' }, body: next });
+    expect(posted.status).toBe(201);
+    for (let i = 0; i < 10; i++) expect((await get('/ok/reloaded')).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await get('/extra')).status).toBe(200);
+    const samples = await settled(totalBefore + 14);
+    expect(value(samples, 'kong_http_requests_total', { route: 'ok', code: '200' })).toBe(okBefore + 10);
+    expect(value(samples, 'kong_http_requests_total', { service: 'echo', route: 'extra', code: '200', source: 'service' })).toBe(4);
+    expect(value(samples, 'portcullis_config_reloads_total', {})).toBe(1);
+  });
+
   it('answers HEAD without a body and refuses other methods', async () => {
     const head = await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`, { method: 'HEAD' });
     expect(head.status).toBe(200);
