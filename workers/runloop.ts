@@ -336,6 +336,7 @@ export class Runloop implements ProxyHost {
       status = ctx.response.status;
       final = fromHeaderObject(ctx.response.headers);
     }
+    ctx.status = status;
     if (ctx.method === 'HEAD') {
       ex.writeHead(status, final, body === null ? -1 : Buffer.byteLength(body), true);
     } else {

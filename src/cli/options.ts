@@ -22,6 +22,7 @@ export const START_FLAGS: Record<string, FlagSpec> = {
   'real-ip-header': { type: 'string', description: 'header with the client address from a trusted proxy (default X-Real-IP)' },
   'real-ip-recursive': { type: 'boolean', description: 'skip trusted addresses from the right of X-Forwarded-For' },
   'log-level': { type: 'string', description: 'trace|debug|info|warn|error|fatal|silent (default info)' },
+  'access-log': { type: 'string', description: "JSON access log: 'off', 'stdout' or a file path (default off)" },
   'drain-timeout': { type: 'string', description: 'ms SIGTERM waits for in-flight requests (default 30000)' },
   'watch-config': { type: 'boolean', description: 'reload when the --config file changes (default off; SIGHUP and `portcullis reload` always work)' },
   'audit-log': { type: 'string', description: 'also append the audit log (one JSON line per config change) to this file (default: supervisor log only)' },
@@ -119,6 +120,7 @@ export function resolveSettings(
     },
     logLevel,
     drainTimeoutMs: parseInt10(get('drain-timeout') ?? '30000', 'drain-timeout', 0, errors),
+    accessLog: ((v) => (v === undefined || v === 'off' ? null : v))(get('access-log')),
   };
   return { settings, errors };
 }

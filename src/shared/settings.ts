@@ -29,6 +29,8 @@ export interface GatewaySettings {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** How long SIGTERM waits for in-flight requests before closing what is left (ms). */
   drainTimeoutMs: number;
+  /** Access log destination: null (off, the default), 'stdout', or a file path (appended to). */
+  accessLog?: string | null;
 }
 
 export interface RequestLimits {

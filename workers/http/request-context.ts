@@ -95,6 +95,8 @@ export class RequestContext {
   /** Where the body comes from (set by the listener adapter). */
   downstream: Downstream | null = null;
 
+  /** Status code sent to the client (upstream's or a local reply's, after header_filter); 0 until then. */
+  status = 0;
   /** performance.now() when the upstream request was sent / its headers came back. */
   upstreamSentAt = 0;
   upstreamHeadersAt = 0;

@@ -206,7 +206,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     // A body filter may change the length: stream chunked then.
     if (this.filter !== null) contentLength = -1;
     this.fixedLength = noBody ? -1 : contentLength;
-    this.ex.writeHead(ctx.response?.status ?? statusCode, final, contentLength, noBody);
+    ctx.status = ctx.response?.status ?? statusCode;
+    this.ex.writeHead(ctx.status, final, contentLength, noBody);
     return true;
   }
 
@@ -252,8 +253,10 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
         this.done = true;
         return;
       }
+      // failUpstream answers the client and finishes the request itself (log phase and
+      // observers run once): only release this call's own state here.
+      this.release();
       this.host.failUpstream(this.ctx, this.ex, statusForUpstreamError(err), err);
-      this.finish(err);
       return;
     }
     // Mid-body failure: the client must see a broken response, never a clean short one.
@@ -263,6 +266,12 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
 
   private finish(err: Error | null): void {
     if (this.done) return;
+    this.release();
+    this.host.finish(this.ctx, this.ex, err);
+  }
+
+  /** Marks the call done and drops its timers and callbacks. */
+  private release(): void {
     this.done = true;
     if (this.writeTimer !== null) {
       clearTimeout(this.writeTimer);
@@ -271,6 +280,5 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     if (this.body !== null) this.body.onUpstreamBlocked = null;
     this.ex.onAbort = null;
     this.ex.onDrain = null;
-    this.host.finish(this.ctx, this.ex, err);
   }
 }

@@ -1,0 +1,265 @@
+/**
+ * JSON access log: one line per finished request, in the shape of Kong's log serializer
+ * (kong/pdk/log.lua `serialize`) where it makes sense:
+ *
+ *   {"started_at":1732370000123,"request_id":"…","client_ip":"10.0.0.1",
+ *    "request":{"method":"GET","uri":"/p?apikey=[REDACTED]","url":"http://host:8000/p?apikey=[REDACTED]",
+ *               "size":0,"headers":{"host":"…","user-agent":"…"}},
+ *    "upstream_uri":"/p","response":{"status":200,"size":128},
+ *    "latencies":{"request":3,"proxy":2,"kong":1},
+ *    "route":{"id":"…","name":"…"},"service":{"id":"…","name":"…"},
+ *    "consumer":{"id":"…","username":"…"},"worker":0}
+ *
+ * Secrets never reach it: request headers are an allow-list (never Authorization,
+ * Proxy-Authorization, Cookie or an API key header), and every query argument whose name
+ * looks like a credential (see SECRET_ARG) has its value replaced by [REDACTED], in the
+ * request uri and in the upstream uri.
+ *
+ * Writing never blocks the worker's event loop (LineWriter): lines are batched in memory
+ * and written with asynchronous fs.write calls, one per MIN_WRITE bytes or FLUSH_MS. The
+ * buffer is bounded (MAX_BUFFER): beyond it lines are dropped and counted rather than
+ * growing memory without limit when the disk or the stdout reader stalls. What is still
+ * buffered is written synchronously when the worker exits.
+ *
+ * The line is built with one template string (no intermediate object graph).
+ */
+import { mkdirSync, openSync, write as fsWrite, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { Downstream } from '../http/downstream.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { ObserverEnv, RequestObserver } from './index.js';
+
+/**
+ * Query argument names whose values are never logged: the names key-auth, jwt, oauth2 and
+ * friends use by default (apikey, api_key, key, jwt, access_token, token, signature,
+ * password, ...) and anything that looks like one (x-api-key, client_secret, my_token,
+ * sig, auth, session, credential, code). Matched on the lowercased, percent-decoded name.
+ */
+export const SECRET_ARG = /key|token|secret|pass|pwd|sig|auth|jwt|credential|session|cookie|^code$/;
+
+/** Request headers that appear in the log (lowercase). Everything else is left out. */
+export const LOGGED_HEADERS: readonly string[] = [
+  'host',
+  'user-agent',
+  'content-type',
+  'content-length',
+  'accept',
+  'referer',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-request-id',
+  'kong-request-id',
+];
+
+/** Most bytes buffered in memory before lines are dropped (and counted). */
+const MAX_BUFFER = 16 * 1024 * 1024;
+
+/** Bytes buffered before a write is issued; the most bytes one write carries; the longest a line waits. */
+const MIN_WRITE = 32 * 1024;
+const FLUSH_MS = 500;
+
+const REDACTED = '[REDACTED]';
+
+function isSecretName(rawName: string): boolean {
+  let name = rawName;
+  if (name.includes('%') || name.includes('+')) {
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // undecodable name: judge it as written
+    }
+  }
+  return SECRET_ARG.test(name.toLowerCase());
+}
+
+/** The query string with the values of credential-looking arguments replaced by [REDACTED]. */
+export function redactQuery(query: string): string {
+  if (query === '') return query;
+  const parts = query.split('&');
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    const eq = p.indexOf('=');
+    const name = eq < 0 ? p : p.slice(0, eq);
+    if (name !== '' && isSecretName(name)) {
+      // A bare `?apikey` carries no value; anything after '=' is replaced.
+      if (eq >= 0) {
+        parts[i] = `${name}=${REDACTED}`;
+        changed = true;
+      }
+    }
+  }
+  return changed ? parts.join('&') : query;
+}
+
+const str = JSON.stringify as (s: string) => string;
+
+function headersJson(headers: Record<string, string>): string {
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < LOGGED_HEADERS.length; i++) {
+    const name = LOGGED_HEADERS[i]!;
+    const v = headers[name];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}"${name}":${str(v)}`;
+    first = false;
+  }
+  return out + '}';
+}
+
+function idName(o: { id: string; name: string | null } | null): string {
+  if (o === null) return 'null';
+  return `{"id":${str(o.id)},"name":${o.name === null ? 'null' : str(o.name)}}`;
+}
+
+/** One access log line (without the trailing newline) for a finished request. */
+export function formatAccessLine(ctx: RequestContext, workerId: number, now: number, err: Error | null): string {
+  const query = ctx.query === '' ? '' : `?${redactQuery(ctx.query)}`;
+  const uri = ctx.rawPath + query;
+  const defaultPort = ctx.scheme === 'https' ? 443 : 80;
+  const url = `${ctx.scheme}://${ctx.host}${ctx.port === defaultPort ? '' : `:${ctx.port}`}${uri}`;
+  const proxied = ctx.upstreamSentAt > 0;
+  const requestMs = Math.round(now - ctx.startedAt);
+  const proxyMs = proxied && ctx.upstreamHeadersAt >= ctx.upstreamSentAt ? Math.round(ctx.upstreamHeadersAt - ctx.upstreamSentAt) : -1;
+  const kongMs = proxyMs < 0 ? requestMs : Math.max(requestMs - proxyMs, 0);
+  // No response at all: the client went away first (nginx's 499).
+  const status = ctx.status !== 0 ? ctx.status : err !== null ? 499 : 0;
+  const consumer = ctx.consumer;
+  const consumerJson =
+    consumer === null ? 'null' : `{"id":${str(consumer.id)},"username":${consumer.username === null ? 'null' : str(consumer.username)}}`;
+  const upstreamUri = proxied ? str(ctx.upstreamPath + query) : '""';
+  const startedAt = Math.round(performance.timeOrigin + ctx.startedAt);
+  return (
+    `{"started_at":${startedAt},"request_id":${str(ctx.id)},"client_ip":${str(ctx.clientIp)},` +
+    `"request":{"method":${str(ctx.method)},"uri":${str(uri)},"url":${str(url)},"size":${ctx.bytesIn},"headers":${headersJson(ctx.headers)}},` +
+    `"upstream_uri":${upstreamUri},"response":{"status":${status},"size":${ctx.bytesOut}},` +
+    `"latencies":{"request":${requestMs},"proxy":${proxyMs},"kong":${kongMs}},` +
+    `"route":${idName(ctx.route)},"service":${idName(ctx.service)},"consumer":${consumerJson},"worker":${workerId}` +
+    (err !== null ? `,"error":${str(err.message)}}` : '}')
+  );
+}
+
+/**
+ * Appends lines to a file descriptor without blocking: lines are collected in an array
+ * and written with one asynchronous fs.write (libuv's thread pool) once MIN_WRITE bytes
+ * are waiting, or FLUSH_MS after the first line of a quiet period, one write in flight at
+ * a time. Partial writes (a pipe on stdout) continue where they stopped; EAGAIN waits.
+ * Measured before choosing this: pino.destination (SonicBoom, sync:false) cost ~100 µs
+ * per line in a tight loop on this machine and 12 µs of gateway CPU per request; this
+ * costs ~0.2 µs per line on the event loop.
+ */
+export class LineWriter {
+  /** Lines dropped because MAX_BUFFER bytes were already waiting. */
+  dropped = 0;
+  private lines: string[] = [];
+  private bytes = 0;
+  private writing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private lastReport = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly log: Logger,
+    private readonly target: string,
+  ) {}
+
+  write(line: string): void {
+    if (this.bytes > MAX_BUFFER) {
+      this.dropped++;
+      const t = Date.now();
+      if (t - this.lastReport > 1000) {
+        this.lastReport = t;
+        this.log.warn({ dropped: this.dropped, target: this.target }, 'access log buffer full: lines dropped');
+      }
+      return;
+    }
+    this.lines.push(line);
+    this.bytes += line.length;
+    if (this.writing) return;
+    if (this.bytes >= MIN_WRITE) this.flush();
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  private flush(): void {
+    if (this.writing || this.lines.length === 0) return;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const data = Buffer.from(this.lines.join(''), 'utf8');
+    this.lines = [];
+    this.bytes = 0;
+    this.writing = true;
+    this.writeFrom(data, 0);
+  }
+
+  private writeFrom(data: Buffer, offset: number): void {
+    fsWrite(this.fd, data, offset, data.length - offset, null, (err, n) => {
+      if (err !== null) {
+        if (err.code === 'EAGAIN') {
+          setTimeout(() => this.writeFrom(data, offset), 10).unref();
+          return;
+        }
+        this.log.error({ err, target: this.target }, 'access log write failed');
+      } else if (offset + n < data.length) {
+        this.writeFrom(data, offset + n);
+        return;
+      }
+      this.writing = false;
+      if (this.bytes >= MIN_WRITE) this.flush();
+      else if (this.bytes > 0 && this.timer === null) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.flush();
+        }, FLUSH_MS);
+        this.timer.unref();
+      }
+    });
+  }
+
+  /** Writes what is waiting, synchronously (worker exit). Never throws. */
+  flushSync(): void {
+    if (this.lines.length === 0) return;
+    try {
+      writeSync(this.fd, this.lines.join(''));
+      this.lines = [];
+      this.bytes = 0;
+    } catch {
+      // nothing more can be done at exit
+    }
+  }
+}
+
+export class AccessLog implements RequestObserver {
+  readonly writer: LineWriter;
+  private readonly workerId: number;
+
+  constructor(target: string, workerId: number, log: Logger) {
+    this.workerId = workerId;
+    let fd = 1;
+    if (target !== 'stdout') {
+      mkdirSync(dirname(target), { recursive: true });
+      fd = openSync(target, 'a');
+    }
+    this.writer = new LineWriter(fd, log, target);
+    process.once('exit', () => this.writer.flushSync());
+  }
+
+  requestFinished(ctx: RequestContext, _ex: Downstream, err: Error | null): void {
+    this.writer.write(formatAccessLine(ctx, this.workerId, performance.now(), err) + '\n');
+  }
+}
+
+/** The access log of this worker, or null when it is off (the default). */
+export function createAccessLog(env: ObserverEnv): AccessLog | null {
+  const target = env.settings.accessLog;
+  if (target === undefined || target === null || target === '' || target === 'off') return null;
+  return new AccessLog(target, env.workerId, env.log);
+}
