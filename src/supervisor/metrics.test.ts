@@ -35,6 +35,8 @@ describe('MetricsExporter', () => {
     expect(lines).toContain(`kong_bandwidth_bytes{${L},direction="ingress",workspace="default",consumer=""} 10`);
     expect(lines).toContain(`kong_bandwidth_bytes{${L},direction="egress",workspace="default",consumer=""} 54`);
     expect(lines).toContain('kong_nginx_requests_total{subsystem="http"} 3');
+    expect(lines).toContain('portcullis_worker_requests_total{worker="0"} 1');
+    expect(lines).toContain('portcullis_worker_requests_total{worker="1"} 2');
     expect(lines).toContain('portcullis_worker_restarts_total 2');
     expect(lines).toContain('portcullis_config_reloads_total 5');
     expect(lines).toContain('portcullis_metrics_series{state="used"} 3');

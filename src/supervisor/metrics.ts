@@ -9,6 +9,7 @@
  *   kong_bandwidth_bytes{service,route,direction,workspace,consumer}
  *   kong_nginx_requests_total{subsystem}   every request counted above (our equivalent)
  *   portcullis_worker_restarts_total, portcullis_config_reloads_total,
+ *   portcullis_worker_requests_total{worker}   requests per worker id
  *   portcullis_metrics_series{state}       series slots used / capacity (overflow beyond)
  *
  * `consumer` is always "" (Kong's default, per_consumer off: per-consumer series would make
@@ -91,6 +92,8 @@ export class MetricsExporter {
     out.push(`portcullis_worker_restarts_total ${sup.workerRestarts}`);
     help('portcullis_config_reloads_total', 'counter', 'Config reloads applied since start');
     out.push(`portcullis_config_reloads_total ${sup.configReloads ?? 0}`);
+    help('portcullis_worker_requests_total', 'counter', 'Requests counted by each worker id (replacement threads continue their id)');
+    this.reader.requestsBySlice.forEach((v, k) => out.push(`portcullis_worker_requests_total{worker="${k}"} ${v}`));
     const usage = this.reader.usage();
     help('portcullis_metrics_series', 'gauge', 'Metric series slots (service, route) in use and available; past capacity routes count under route="_overflow"');
     out.push(`portcullis_metrics_series{state="used"} ${usage.registered}`);

@@ -202,6 +202,11 @@ describe('GET /metrics', () => {
     expect(all).toHaveLength(5);
     expect(all.reduce((a, s) => a + s.value, 0)).toBe(n);
     expect(value(samples, 'kong_nginx_requests_total', { subsystem: 'http' })).toBe(n);
+    // Both workers served (one connection per request) and their counts add up.
+    const perWorker = pick(samples, 'portcullis_worker_requests_total', {});
+    expect(perWorker.map((s) => s.labels.worker)).toEqual(['0', '1']);
+    for (const w of perWorker) expect(w.value).toBeGreaterThan(0);
+    expect(perWorker[0]!.value + perWorker[1]!.value).toBe(n);
 
     // Histograms: every request once in request and kong latency; upstream latency only
     // for responses that came from an upstream.

@@ -312,13 +312,16 @@ export class MetricsReader {
     for (let i = this.names.length; i < n; i++) this.names.push(readNames(w, this.bytes, i));
     const out: SeriesTotals[] = [];
     const countersBase = HEADER_WORDS + this.capacity * NAME_WORDS;
+    const bySlice = new Array<number>(this.slices).fill(0);
     for (let s = 0; s < n; s++) {
       const sum = new Float64Array(SERIES_COUNTERS);
       for (let k = 0; k < this.slices; k++) {
         const base = countersBase + (k * this.capacity + s) * SERIES_WORDS;
         for (let c = 0; c < SERIES_COUNTERS; c++) {
           if (w[base + 2 * c] === 0 && w[base + 2 * c + 1] === 0) continue;
-          sum[c] = sum[c]! + read64(w, base + 2 * c);
+          const v = read64(w, base + 2 * c);
+          sum[c] = sum[c]! + v;
+          if (c < C_KONG_LAT) bySlice[k] = bySlice[k]! + v;
         }
       }
       const last = this.last;
@@ -330,6 +333,10 @@ export class MetricsReader {
       const [service, route] = this.names[s]!;
       out.push({ service, route, counters: sum });
     }
+    this.requestsBySlice = bySlice;
     return out;
   }
+
+  /** Requests counted by each worker id (slice), as of the last read(). */
+  requestsBySlice: number[] = [];
 }
