@@ -10,6 +10,7 @@ import type { GatewaySettings } from '../../src/shared/settings.js';
 import type { Downstream } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { RunloopObserver } from '../runloop.js';
+import { createMetricsObserver } from './metrics.js';
 import { createAccessLog } from './access-log.js';
 
 export interface RequestObserver {
@@ -48,6 +49,8 @@ export class RequestObservers implements RunloopObserver {
 
 export function createObservers(env: ObserverEnv): RequestObservers {
   const list: RequestObserver[] = [];
+  const metrics = createMetricsObserver(env);
+  if (metrics !== null) list.push(metrics);
   const accessLog = createAccessLog(env);
   if (accessLog !== null) list.push(accessLog);
   return new RequestObservers(list, env.log);
