@@ -26,26 +26,52 @@ import type { LoadTask } from './config-task.js';
 /** Configs up to this many bytes are parsed on the supervisor thread (see above). */
 export const INLINE_MAX_BYTES = 4 * 1024;
 
+/** The pool task of the build this module belongs to (dist/src/supervisor/config-task.js). */
+export const CONFIG_TASK_URL = new URL('./config-task.js', import.meta.url).href;
+
 export class ConfigLoader {
   private pool: Piscina | null = null;
+  /** The pool thread could not start (e.g. its module is missing): parse inline from then on. */
+  private poolBroken = false;
+  private failPending: ((err: Error) => void) | null = null;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
     private readonly inlineMaxBytes = INLINE_MAX_BYTES,
+    private readonly taskUrl = CONFIG_TASK_URL,
   ) {}
 
   async load(text: string, fileName: string): Promise<LoadResult> {
-    if (Buffer.byteLength(text) <= this.inlineMaxBytes) return loadConfigText(text, fileName, this.env);
+    if (this.poolBroken || Buffer.byteLength(text) <= this.inlineMaxBytes) return loadConfigText(text, fileName, this.env);
+    const pool = this.startPool();
+    const task: LoadTask = { text, fileName, env: { ...this.env } };
+    try {
+      return await new Promise<LoadResult>((resolve, reject) => {
+        this.failPending = reject;
+        pool.run(task).then(resolve, reject);
+      });
+    } catch {
+      // The pool failed (not the config: an invalid config is a LoadResult, not an error).
+      // The parse must still happen: do it here, as for a small config.
+      return loadConfigText(text, fileName, this.env);
+    } finally {
+      this.failPending = null;
+    }
+  }
+
+  private startPool(): Piscina {
+    if (this.pool !== null) return this.pool;
     // One thread is enough: reloads are serialized (supervisor.ts). It exits when idle, so
     // a gateway that never reloads a large config never carries it.
-    this.pool ??= new Piscina({
-      filename: new URL('./config-task.js', import.meta.url).href,
-      minThreads: 0,
-      maxThreads: 1,
-      idleTimeout: 60_000,
+    const pool = new Piscina({ filename: this.taskUrl, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
+    // A thread that cannot start reports here, not to the task: without a listener the
+    // 'error' event would throw on the supervisor thread, and the task would wait forever.
+    pool.on('error', (err: Error) => {
+      this.poolBroken = true;
+      this.failPending?.(err);
     });
-    const task: LoadTask = { text, fileName, env: { ...this.env } };
-    return (await this.pool.run(task)) as LoadResult;
+    this.pool = pool;
+    return pool;
   }
 
   async close(): Promise<void> {
