@@ -145,7 +145,7 @@ export class AdminServer {
     const query = new URLSearchParams(rawQuery);
     const routes = this.routes.filter((r) => r.pattern.test(path) && (this.supervisor.faultInjection || !r.pattern.source.startsWith('^\\/debug')));
     const route = routes.find((r) => r.methods.includes(method));
-    if (method !== 'POST') req.resume(); // only POST handlers read a body
+    if (!(method === 'POST' && path === '/config')) req.resume(); // only POST /config reads a body
     if (route === undefined) {
       req.resume();
       if (routes.length > 0) return this.notAllowed(res, [...new Set(routes.flatMap((r) => r.methods))].join(', '));
@@ -299,7 +299,6 @@ export class AdminServer {
 
   /** `portcullis reload`: re-read the config file (or the embedded default). */
   private reloadFile(r: AdminRequest): void {
-    r.req.resume();
     this.supervisor.reload({ source: 'cli', client: r.req.socket.remoteAddress ?? null }).then(
       (out) =>
         this.send(r.res, 200, {

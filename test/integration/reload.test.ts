@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, startGateway, writeConfig, type Gateway } from '../helpers/gateway.js';
+import { BIN, freePort, startGateway, writeConfig, type Gateway } from '../helpers/gateway.js';
 import { delayedUpstream, Load } from '../helpers/load.js';
 import { readRssKb } from '../helpers/rss.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -46,9 +46,9 @@ async function get(gw: Gateway, path: string, headers: Record<string, string> = 
   return res.status;
 }
 
-function runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_ADMIN_LISTEN: '', PORTCULLIS_ADMIN_TOKEN: '' } });
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_ADMIN_LISTEN: '', PORTCULLIS_ADMIN_TOKEN: '', ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -390,6 +390,37 @@ describe('SIGHUP, --watch-config and the CLI', () => {
     const down = await runCli(['health', ...adminArgs]);
     expect(down.code).toBe(1);
   }, 60_000);
+
+  it('the CLI clients send the admin token; the new endpoints require it', async () => {
+    const token = 'reload-test-token-123';
+    const adminPort = await freePort();
+    const proxyPort = await freePort();
+    const proc = spawn(process.execPath, [BIN, 'start', '--proxy-listen', `127.0.0.1:${proxyPort}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--workers', '1', '--admin-token', token], {
+      stdio: 'ignore',
+      env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'warn' },
+    });
+    const exited = new Promise((r) => proc.once('exit', r));
+    cleanups.push(async () => {
+      proc.kill('SIGTERM');
+      await exited;
+    });
+    const call = async (method: string, path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, { method, headers, body: method === 'POST' ? '_format_version: "3.0"\n' : undefined });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    await until('the gateway', async () => (await call('GET', '/status/ready', { authorization: `Bearer ${token}` }).catch(() => 0)) === 200);
+    for (const [method, path] of [['GET', '/status/ready'], ['GET', '/services'], ['GET', '/config'], ['POST', '/config'], ['POST', '/reload'], ['POST', '/quit']] as const) {
+      expect(await call(method, path), `${method} ${path}`).toBe(401);
+    }
+    const adminArgs = ['--admin-listen', `127.0.0.1:${adminPort}`];
+    expect((await runCli(['health', ...adminArgs])).code).toBe(1);
+    expect((await runCli(['health', ...adminArgs], { PORTCULLIS_ADMIN_TOKEN: token })).code).toBe(0);
+    const reload = await runCli(['reload', ...adminArgs, '--admin-token', token]);
+    expect(reload.code, reload.stderr).toBe(0);
+    expect(reload.stdout).toContain('config unchanged');
+    expect(await call('GET', '/services', { 'portcullis-admin-token': token })).toBe(200);
+  }, 30_000);
 
   it('--watch-config reloads when the file changes', async () => {
     const upstream = await startUpstream();
