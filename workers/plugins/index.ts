@@ -16,7 +16,8 @@ import { requestSizeLimiting } from './request-size-limiting/index.js';
 import { rateLimiting } from './rate-limiting/index.js';
 import { ipRestriction } from './ip-restriction/index.js';
 import { botDetection } from './bot-detection/index.js';
+import { openTelemetry } from './opentelemetry/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

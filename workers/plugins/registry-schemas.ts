@@ -18,6 +18,7 @@ import { schema as requestSizeLimitingSchema } from './request-size-limiting/sch
 import { schema as rateLimitingSchema } from './rate-limiting/schema.js';
 import { schema as ipRestrictionSchema } from './ip-restriction/schema.js';
 import { schema as botDetectionSchema } from './bot-detection/schema.js';
+import { schema as openTelemetrySchema } from './opentelemetry/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -49,4 +50,5 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['rate-limiting', { schema: rateLimitingSchema, priority: 910, protocols: HTTP }],
   ['ip-restriction', { schema: ipRestrictionSchema, priority: 990, protocols: ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'] }],
   ['bot-detection', { schema: botDetectionSchema, priority: 2500, noConsumer: true, protocols: HTTP }],
+  ['opentelemetry', { schema: openTelemetrySchema, priority: 14, noConsumer: true, protocols: HTTP }],
 ]);
