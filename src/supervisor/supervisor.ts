@@ -579,7 +579,10 @@ export class Supervisor {
     if (this.shuttingDown) throw new SupervisorError(503, 'the gateway is shutting down');
 
     const version = ++this.lastVersion;
-    const targets = [...this.workers.values()].filter((h) => h.state === 'starting' || h.state === 'ready');
+    // Every thread that serves or will: slot threads and, during a worker restart, the old
+    // thread that still serves until its replacement listens.
+    const serving = (h: WorkerHandle) => h.state === 'starting' || h.state === 'ready';
+    const targets = [...this.live].filter(serving);
     const results = await Promise.all(targets.map((h) => this.applyTo(h, version, next)));
     const failed = results.map((error, i) => ({ error, h: targets[i]! })).filter((r) => r.error !== null);
     if (failed.length > 0) {
@@ -594,7 +597,7 @@ export class Supervisor {
     this.configReloads++;
     this.redactor = new Redactor(next, loaded.secrets ?? []);
     // Threads started during the reload (replacements) got the previous config.
-    for (const h of this.workers.values()) if (h.postedVersion !== version) this.post(h, { type: 'config', version, config: next });
+    for (const h of this.live) if (serving(h) && h.postedVersion !== version) this.post(h, { type: 'config', version, config: next });
     this.audit.record({
       source: req.source,
       client: req.client ?? null,
