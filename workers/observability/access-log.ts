@@ -260,8 +260,9 @@ export class LineWriter {
   flushSync(): void {
     try {
       this.seal();
-      // A chunk being written by the thread pool right now is left to it.
-      for (const chunk of this.full.splice(this.writing ? 1 : 0)) writeSync(this.fd, chunk);
+      // A chunk the thread pool is writing right now is no longer in `full`: it completes
+      // on its own (possibly after these, at exit).
+      for (const chunk of this.full.splice(0)) writeSync(this.fd, chunk);
     } catch {
       // nothing more can be done at exit
     }
