@@ -74,7 +74,8 @@ export function gatewayPeer(opts: GatewayPeerOptions = {}): Peer {
           const { code, signal } = await proc.exited;
           throw failure(`exited during start-up (code ${code}, signal ${signal})`);
         }
-        lastAdmin = await probe(adminPort, { path: '/status' }, 1000);
+        // /status answers as soon as the admin API is up; /status/ready once every worker serves.
+        lastAdmin = await probe(adminPort, { path: '/status/ready' }, 1000);
         if (lastAdmin.ok && lastAdmin.status === 200) {
           ready = true;
           break;
