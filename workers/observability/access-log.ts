@@ -110,9 +110,17 @@ function headersJson(headers: Record<string, string>): string {
   return out + '}';
 }
 
+/** `{"id":…,"name":…}` of a route or service: built once per config object, not per request. */
+const idNameCache = new WeakMap<object, string>();
+
 function idName(o: { id: string; name: string | null } | null): string {
   if (o === null) return 'null';
-  return `{"id":${str(o.id)},"name":${o.name === null ? 'null' : str(o.name)}}`;
+  let json = idNameCache.get(o);
+  if (json === undefined) {
+    json = `{"id":${str(o.id)},"name":${o.name === null ? 'null' : str(o.name)}}`;
+    idNameCache.set(o, json);
+  }
+  return json;
 }
 
 /** One access log line (without the trailing newline) for a finished request. */
@@ -133,7 +141,8 @@ export function formatAccessLine(ctx: RequestContext, workerId: number, now: num
   const upstreamUri = proxied ? str(ctx.upstreamPath + query) : '""';
   const startedAt = Math.round(performance.timeOrigin + ctx.startedAt);
   return (
-    `{"started_at":${startedAt},"request_id":${str(ctx.id)},"client_ip":${str(ctx.clientIp)},` +
+    // The request id is 32 hex characters: nothing to escape.
+    `{"started_at":${startedAt},"request_id":"${ctx.id}","client_ip":${str(ctx.clientIp)},` +
     `"request":{"method":${str(ctx.method)},"uri":${str(uri)},"url":${str(url)},"size":${ctx.bytesIn},"headers":${headersJson(ctx.headers)}},` +
     `"upstream_uri":${upstreamUri},"response":{"status":${status},"size":${ctx.bytesOut}},` +
     `"latencies":{"request":${requestMs},"proxy":${proxyMs},"kong":${kongMs}},` +
