@@ -96,4 +96,17 @@ describe('LineWriter', () => {
     w.flushSync();
     expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
   });
+
+  it('with atomicWrite, splits writes at line ends and still writes everything in order', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'access-log-')), 'b.log');
+    const w = new LineWriter(openSync(file, 'a'), createLogger('silent'), file, 100);
+    const expected: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const line = i % 500 === 7 ? `{"long":"${'y'.repeat(300)}"}\n` : `{"n":${i}}\n`;
+      expected.push(line);
+      w.write(line);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
+  });
 });

@@ -58,6 +58,8 @@ const MAX_BUFFER = 16 * 1024 * 1024;
 /** Bytes buffered before a write is issued; the most bytes one write carries; the longest a line waits. */
 const MIN_WRITE = 32 * 1024;
 const FLUSH_MS = 500;
+/** Bytes a pipe write is atomic up to (POSIX minimum 512; Linux 4096). */
+const PIPE_BUF = 4096;
 /** Size of the buffers lines are encoded into (a line longer than this gets its own). */
 const SLAB = 64 * 1024;
 
@@ -175,10 +177,16 @@ export class LineWriter {
   private timer: NodeJS.Timeout | null = null;
   private lastReport = 0;
 
+  /**
+   * @param atomicWrite when set (stdout, usually a pipe shared by every worker), each write
+   *   carries whole lines and at most this many bytes (PIPE_BUF), so the kernel never
+   *   interleaves two workers' lines; a single longer line is written alone.
+   */
   constructor(
     private readonly fd: number,
     private readonly log: Logger,
     private readonly target: string,
+    private readonly atomicWrite: number | null = null,
   ) {}
 
   write(line: string): void {
@@ -240,7 +248,13 @@ export class LineWriter {
   }
 
   private writeFrom(data: Buffer, offset: number): void {
-    fsWrite(this.fd, data, offset, data.length - offset, null, (err, n) => {
+    let length = data.length - offset;
+    if (this.atomicWrite !== null && length > this.atomicWrite) {
+      const nl = data.lastIndexOf(10, offset + this.atomicWrite - 1);
+      length = nl >= offset ? nl + 1 - offset : data.indexOf(10, offset) + 1 - offset;
+      if (length <= 0) length = data.length - offset;
+    }
+    fsWrite(this.fd, data, offset, length, null, (err, n) => {
       if (err !== null) {
         if (err.code === 'EAGAIN') {
           setTimeout(() => this.writeFrom(data, offset), 10).unref();
@@ -289,7 +303,7 @@ export class AccessLog implements RequestObserver {
       mkdirSync(dirname(target), { recursive: true });
       fd = openSync(target, 'a');
     }
-    this.writer = new LineWriter(fd, log, target);
+    this.writer = new LineWriter(fd, log, target, target === 'stdout' ? PIPE_BUF : null);
     process.once('exit', () => this.writer.flushSync());
   }
 
