@@ -23,6 +23,9 @@ import { loadConfigText } from '../config/load.js';
 import type { LoadResult } from '../config/types.js';
 import type { LoadTask } from './config-task.js';
 
+/** The pool thread exits after this long without a task (see startPool). */
+export const POOL_IDLE_MS = 60_000;
+
 /** Configs up to this many bytes are parsed on the supervisor thread (see above). */
 export const INLINE_MAX_BYTES = 4 * 1024;
 
@@ -61,9 +64,10 @@ export class ConfigLoader {
 
   private startPool(): Piscina {
     if (this.pool !== null) return this.pool;
-    // One thread is enough: reloads are serialized (supervisor.ts). It exits when idle, so
-    // a gateway that never reloads a large config never carries it.
-    const pool = new Piscina({ filename: this.taskUrl, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
+    // One thread is enough: reloads are serialized (supervisor.ts). It exits after
+    // POOL_IDLE_MS without work, so a gateway that stopped reloading large configs does not
+    // carry it.
+    const pool = new Piscina({ filename: this.taskUrl, minThreads: 0, maxThreads: 1, idleTimeout: POOL_IDLE_MS });
     // A thread that cannot start reports here, not to the task: without a listener the
     // 'error' event would throw on the supervisor thread, and the task would wait forever.
     pool.on('error', (err: Error) => {
