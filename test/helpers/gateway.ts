@@ -24,15 +24,30 @@ export interface Gateway {
   stop(): Promise<number | null>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port that is free now, chosen below Linux's ephemeral range (32768-60999): a port the OS
+ * hands out for port 0 can be taken again by any outgoing connection before the gateway
+ * binds it (seen in CI: "cannot listen"), a port outside that range cannot.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await tryListen(20_000 + Math.floor(Math.random() * 12_000));
+    if (port !== null) return port;
+  }
+  const any = await tryListen(0);
+  if (any === null) throw new Error('no free port');
+  return any;
 }
 
 export function writeConfig(yaml: string): string {
