@@ -14,6 +14,7 @@ import type { GatewayConfig, PluginConfig } from '../src/config/types.js';
 import { defaultMessage } from '../src/shared/http-messages.js';
 import type { GatewaySettings } from '../src/shared/settings.js';
 import type { TrustedProxies } from './http/client-address.js';
+import { BodyRejectedError } from './http/body-inspection.js';
 import { RequestBodyLimitError, type Downstream, type HeaderValue } from './http/downstream.js';
 import { errorContentType, renderError } from './http/error-body.js';
 import type { RequestContext } from './http/request-context.js';
@@ -204,7 +205,7 @@ export class Runloop implements ProxyHost {
       if (ctx.body.length > 0) body = ctx.body;
     } else if (ex.hasBody) {
       body = new RequestBodyStream(ex);
-      ex.attachBody(body);
+      ex.attachBody(ctx.bodySink(body));
     }
     const pool = this.pools.get(target.origin, service.connect_timeout);
     ctx.upstreamSentAt = performance.now();
@@ -246,6 +247,11 @@ export class Runloop implements ProxyHost {
       this.reply(ctx, ex, { status: 413, message: 'Request size limit exceeded' }, true);
       return;
     }
+    if (err instanceof BodyRejectedError) {
+      // An inspector stopped the body on its way upstream; the rest of it is never read.
+      this.reply(ctx, ex, err.reply, true);
+      return;
+    }
     this.log.warn(
       { requestId: ctx.id, service: ctx.service?.name ?? ctx.service?.id, code: (err as NodeJS.ErrnoException).code, err: err.message },
       'upstream request failed',
@@ -274,6 +280,10 @@ export class Runloop implements ProxyHost {
     ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream' };
     runHeaderFilter(ctx);
     return fromHeaderObject(ctx.response.headers);
+  }
+
+  replaceResponse(ctx: RequestContext, ex: Downstream, reply: LocalReply): void {
+    this.reply(ctx, ex, reply);
   }
 
   bodyFilter(ctx: RequestContext): ((chunk: Buffer, last: boolean) => Buffer) | null {
@@ -333,6 +343,8 @@ export class Runloop implements ProxyHost {
       } catch (err) {
         this.log.error({ err, requestId: ctx.id }, 'header filter failed on a local reply');
       }
+      // A local reply is final: a filter cannot replace it again.
+      ctx.responseAbort = null;
       status = ctx.response.status;
       final = fromHeaderObject(ctx.response.headers);
     }
@@ -365,6 +377,11 @@ export class Runloop implements ProxyHost {
     if (err instanceof RequestBodyLimitError && !ex.headSent) {
       // A plugin reading the body hit request-size-limiting's cap: the client's mistake.
       this.reply(ctx, ex, { status: 413, message: 'Request size limit exceeded' }, true);
+      return;
+    }
+    if (err instanceof BodyRejectedError && !ex.headSent) {
+      // A body inspector stopped the body while a plugin was reading it.
+      this.reply(ctx, ex, err.reply, true);
       return;
     }
     this.log.error({ err, requestId: ctx.id, route: ctx.route?.name ?? ctx.route?.id }, 'request failed inside the gateway');

@@ -8,7 +8,9 @@
  */
 import type { RouteConfig, ServiceConfig } from '../../src/config/types.js';
 import type { PluginHandler } from '../pipeline/types.js';
+import { InspectingSink, inspectWhole, type BodyInspector } from './body-inspection.js';
 import type { Downstream, RequestBodySink } from './downstream.js';
+import type { LocalReply, Verdict } from '../pipeline/types.js';
 import { parseQuery, removeQueryArg, type QueryArgs } from './query.js';
 
 /** Response as the header_filter phase sees it (upstream's or a local reply's). */
@@ -94,6 +96,14 @@ export class RequestContext {
   body: Buffer | null = null;
   /** Where the body comes from (set by the listener adapter). */
   downstream: Downstream | null = null;
+  /** Inspectors every request body chunk passes through (ctx.inspectRequestBody), or null. */
+  bodyInspectors: BodyInspector[] | null = null;
+  /**
+   * Set by a header or body filter to replace the upstream's response (Kong's
+   * kong.response.exit from header_filter, e.g. a response over its size limit): before
+   * the head went out the client gets this reply instead; after, the connection is cut.
+   */
+  responseAbort: LocalReply | null = null;
 
   /** Status code sent to the client (upstream's or a local reply's, after header_filter); 0 until then. */
   status = 0;
@@ -169,7 +179,29 @@ export class RequestContext {
     const ds = this.downstream;
     if (ds === null || !ds.hasBody) return Promise.resolve((this.body = EMPTY));
     if (ds.contentLength > limit) return Promise.resolve(null);
-    return new Promise((resolve, reject) => ds.attachBody(new BodyCollector(this, limit, resolve, reject)));
+    return new Promise((resolve, reject) => ds.attachBody(this.bodySink(new BodyCollector(this, limit, resolve, reject))));
+  }
+
+  /**
+   * Makes every request body chunk pass through `inspector` before it goes anywhere (see
+   * body-inspection.ts): a plugin's streaming check that stops at the first violation
+   * without buffering or building the document. When the body is already in memory (an
+   * earlier plugin read it) or there is none, the inspector runs at once and its verdict
+   * is returned; otherwise undefined, and a later verdict stops the body with a
+   * BodyRejectedError that the runloop turns into the inspector's reply.
+   */
+  inspectRequestBody(inspector: BodyInspector): Verdict {
+    if (this.body !== null) return inspectWhole([inspector], this.body);
+    const ds = this.downstream;
+    if (ds === null || !ds.hasBody) return inspector.end();
+    (this.bodyInspectors ??= []).push(inspector);
+    return undefined;
+  }
+
+  /** The sink to attach to the downstream: `sink` itself, or wrapped by the inspectors. */
+  bodySink(sink: RequestBodySink): RequestBodySink {
+    const ins = this.bodyInspectors;
+    return ins === null ? sink : new InspectingSink(ins, sink);
   }
 
   /**

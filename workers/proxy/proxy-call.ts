@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';
+import type { LocalReply } from '../pipeline/types.js';
 import { isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
 
 /** The parts of the worker a call needs; implemented by the runloop. */
@@ -27,6 +28,8 @@ export interface ProxyHost {
   bodyFilter(ctx: RequestContext): ((chunk: Buffer, last: boolean) => Buffer) | null;
   /** The exchange is over (response sent, or abandoned). */
   finish(ctx: RequestContext, ex: Downstream, err: Error | null): void;
+  /** A header filter replaced the upstream's response (ctx.responseAbort): answer with this instead. */
+  replaceResponse(ctx: RequestContext, ex: Downstream, reply: LocalReply): void;
   /** Retry hook for connection failures; returns true when it took over. */
   retry(ctx: RequestContext, ex: Downstream, err: Error, attempt: number): boolean;
 }
@@ -100,6 +103,14 @@ export function statusForUpstreamError(err: Error): number {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT' || code === 'PORTCULLIS_UPSTREAM_WRITE_TIMEOUT') return 504;
   return 502;
+}
+
+/** A plugin replaced or cut the upstream's response (ctx.responseAbort). */
+export class ResponseReplacedError extends Error {
+  readonly code = 'PORTCULLIS_RESPONSE_REPLACED';
+  constructor() {
+    super('upstream response refused by a plugin');
+  }
 }
 
 export class ProxyCall implements Dispatcher.DispatchHandler {
@@ -201,6 +212,17 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     else headers.push('Via', VIA_TOKEN);
 
     const final = this.host.responseHeaders(ctx, statusCode, headers);
+    const replacement = ctx.responseAbort;
+    if (replacement !== null) {
+      // A header filter refused the upstream's response (e.g. over a size limit): nothing
+      // of it reaches the client, which gets the plugin's reply instead.
+      ctx.responseAbort = null;
+      this.release();
+      const abort = this.abortUpstream;
+      if (abort !== null) abort(new ResponseReplacedError());
+      this.host.replaceResponse(ctx, this.ex, replacement);
+      return false;
+    }
     const noBody = this.noBody || statusCode === 204 || statusCode === 304;
     this.filter = noBody ? null : this.host.bodyFilter(ctx);
     // A body filter may change the length: stream chunked then.
@@ -218,6 +240,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     const filter = this.filter;
     if (filter !== null) {
       chunk = filter(chunk, false);
+      if (this.ctx.responseAbort !== null) return this.cutResponse();
       if (chunk.length === 0) return true;
     }
     if (this.ex.write(chunk)) return true;
@@ -233,6 +256,10 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     const filter = this.filter;
     if (filter !== null) {
       const tail = filter(Buffer.alloc(0), true);
+      if (this.ctx.responseAbort !== null) {
+        this.cutResponse();
+        return;
+      }
       if (tail.length > 0) this.ex.write(tail);
     }
     // A complete fixed-length body is finished by the Downstream itself (possibly still
@@ -262,6 +289,19 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     // Mid-body failure: the client must see a broken response, never a clean short one.
     this.ex.destroy();
     this.finish(err);
+  }
+
+  /**
+   * A body filter refused the response after its head went out: the client must see a
+   * broken response (never a clean short one), and the upstream request is dropped.
+   */
+  private cutResponse(): false {
+    const err = new ResponseReplacedError();
+    const abort = this.abortUpstream;
+    this.ex.destroy();
+    this.finish(err);
+    if (abort !== null) abort(err);
+    return false;
   }
 
   private finish(err: Error | null): void {
