@@ -4,6 +4,7 @@
  * without one; later configs swap in as one reference (in-flight requests keep theirs).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { pinCurrentThread } from '../src/shared/affinity.js';
 import { createLogger } from '../src/shared/logger.js';
 import type { FromWorker, ToWorker, WorkerData } from '../src/shared/protocol.js';
 import { RateLimitTable } from '../src/shared/shm/rate-limit-table.js';
@@ -21,6 +22,13 @@ const { workerId, settings, rateLimitTable: rateLimitBuffer, metrics: metricsBuf
 const port = parentPort!;
 const post = (msg: FromWorker): void => port.postMessage(msg);
 const log = createLogger(settings.logLevel, { worker: workerId });
+
+// --cpu-affinity: this thread pins itself (the call acts on the calling thread) before any work;
+// the supervisor shows the core and the kernel thread id in GET /status.
+const pinning = pinCurrentThread(settings.cpuAffinity, workerId);
+if (pinning.cpu !== null) log.info({ cpu: pinning.cpu, tid: pinning.tid }, `worker pinned to CPU core ${pinning.cpu}`);
+else if (pinning.error !== null) log.warn({ err: pinning.error }, 'could not pin the worker to a CPU core; it runs unpinned');
+port.postMessage(pinning);
 
 // The node's counters: the same SharedArrayBuffer in every worker, owned by the supervisor.
 const rateLimitTable = new RateLimitTable(rateLimitBuffer);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, loadConfigText } from '../config/load.js';
 import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import type { ConfigIssue } from '../config/types.js';
+import { loadAffinity, planCpuAffinity } from '../shared/affinity.js';
 import { createLogger } from '../shared/logger.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { VERSION } from '../supervisor/admin-server.js';
@@ -56,11 +57,18 @@ async function start(argv: string[]): Promise<number> {
     return 2;
   }
   const { settings, errors } = resolveSettings(values, process.env);
+  // Read on this (the main) thread before any worker exists: its mask is the process's allowed cores.
+  const affinity = planCpuAffinity(settings.cpuAffinity, loadAffinity(process.env));
+  if (affinity.error !== null) errors.push(affinity.error);
   if (errors.length > 0) {
     for (const e of errors) process.stderr.write(`portcullis: ${e}\n`);
     return 2;
   }
   const log = createLogger(settings.logLevel, { role: 'supervisor' });
+  if (affinity.unavailable !== null) {
+    log.warn({ cpuAffinity: settings.cpuAffinity, reason: affinity.unavailable }, 'CPU affinity is unavailable; workers run unpinned');
+  }
+  settings.cpuAffinity = affinity.cores ?? 'off';
   const loaded = settings.configFile === null
     ? loadConfigText(DEFAULT_CONFIG_YAML, '<embedded default config>', process.env)
     : await loadConfigFile(settings.configFile, process.env);

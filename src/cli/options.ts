@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
-import { DEFAULT_LIMITS, type GatewaySettings, type ListenAddress } from '../shared/settings.js';
+import { parseCpuList } from '../shared/cpu-list.js';
+import { DEFAULT_LIMITS, type CpuAffinitySetting, type GatewaySettings, type ListenAddress } from '../shared/settings.js';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -29,6 +30,7 @@ export const START_FLAGS: Record<string, FlagSpec> = {
   'max-header-count': { type: 'string', description: `most request header lines (default ${DEFAULT_LIMITS.maxHeaderCount}; 431 above)` },
   'max-header-bytes': { type: 'string', description: `most request header bytes (default ${DEFAULT_LIMITS.maxHeaderBytes}; 431 above)` },
   'max-uri-length': { type: 'string', description: `most bytes of path + query (default ${DEFAULT_LIMITS.maxUriLength}; 414 above)` },
+  'cpu-affinity': { type: 'string', description: "pin worker threads to cores: 'off', 'auto' (worker i on the i-th allowed core) or core ids like 0,1 or 0-3 (worker i on LIST[i mod length]) (default off)" },
 };
 
 export function envName(flag: string): string {
@@ -53,6 +55,18 @@ function parseInt10(value: string, what: string, min: number, errors: string[]):
     return min;
   }
   return n;
+}
+
+/** --cpu-affinity: 'off', 'auto' or a core list (whether those cores exist is checked at start). */
+export function parseCpuAffinity(value: string, errors: string[]): CpuAffinitySetting {
+  const v = value.trim().toLowerCase();
+  if (v === 'off' || v === 'auto') return v;
+  try {
+    return parseCpuList(v);
+  } catch (err) {
+    errors.push(`cpu-affinity: expected 'off', 'auto' or core ids like 0,1 or 0-3: ${(err as Error).message}`);
+    return 'off';
+  }
 }
 
 export function isLoopback(host: string): boolean {
@@ -121,6 +135,7 @@ export function resolveSettings(
     logLevel,
     drainTimeoutMs: parseInt10(get('drain-timeout') ?? '30000', 'drain-timeout', 0, errors),
     accessLog: ((v) => (v === undefined || v === 'off' ? null : v))(get('access-log')),
+    cpuAffinity: parseCpuAffinity(get('cpu-affinity') ?? 'off', errors),
   };
   return { settings, errors };
 }

@@ -31,7 +31,15 @@ export interface GatewaySettings {
   drainTimeoutMs: number;
   /** Access log destination: null (off, the default), 'stdout', or a file path (appended to). */
   accessLog?: string | null;
+  /**
+   * --cpu-affinity: 'off' (the default; also when absent), 'auto' (worker i on the i-th core
+   * of the process's allowed set, wrapping), or core ids (worker i on cores[i mod length]).
+   * The CLI turns 'auto' into the core list before the workers start (src/shared/affinity.ts).
+   */
+  cpuAffinity?: CpuAffinitySetting;
 }
+
+export type CpuAffinitySetting = 'off' | 'auto' | number[];
 
 export interface RequestLimits {
   /**

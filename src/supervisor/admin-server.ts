@@ -351,6 +351,8 @@ function workerJson(w: WorkerHandle): unknown {
   return {
     id: w.id,
     thread_id: w.threadId,
+    tid: w.tid,
+    cpu: w.cpu,
     state: w.state,
     restarts: w.restarts,
     config_version: w.configVersion,

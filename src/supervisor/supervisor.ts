@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import { PasswordProtector } from '../config/protect-passwords.js';
 import type { ConfigIssue, GatewayConfig } from '../config/types.js';
+import { isThreadPinning } from '../shared/affinity.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
 import { createMetricsBuffer } from '../shared/shm/metrics.js';
@@ -99,6 +100,9 @@ export interface WorkerHandle {
   postedVersion: number;
   /** Reloads waiting for this thread to apply a version: called with null on success, else the error. */
   readonly applyWaiters: Map<number, (error: string | null) => void>;
+  /** The core the thread pinned itself to (--cpu-affinity), null when unpinned; and its kernel thread id. */
+  cpu: number | null;
+  tid: number | null;
 }
 
 /** Supervisor options beyond the shared GatewaySettings. */
@@ -314,9 +318,17 @@ export class Supervisor {
       exited: new Promise<void>((resolve) => (markExited = resolve)),
       postedVersion: this.configVersion,
       applyWaiters: new Map(),
+      cpu: null,
+      tid: null,
     };
     this.workers.set(id, handle);
     this.live.add(handle);
+    // The worker's first message: where it pinned itself (src/shared/affinity.ts), for GET /status.
+    worker.on('message', (msg: unknown) => {
+      if (!isThreadPinning(msg)) return;
+      handle.cpu = msg.cpu;
+      handle.tid = msg.tid;
+    });
     const ready = new Promise<void>((resolve, reject) => {
       let settled = false;
       worker.on('message', (msg: FromWorker) => {
