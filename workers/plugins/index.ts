@@ -17,7 +17,8 @@ import { rateLimiting } from './rate-limiting/index.js';
 import { ipRestriction } from './ip-restriction/index.js';
 import { botDetection } from './bot-detection/index.js';
 import { openTelemetry } from './opentelemetry/index.js';
+import { jsonThreatProtection } from './json-threat-protection/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry, jsonThreatProtection];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

@@ -19,6 +19,7 @@ import { schema as rateLimitingSchema } from './rate-limiting/schema.js';
 import { schema as ipRestrictionSchema } from './ip-restriction/schema.js';
 import { schema as botDetectionSchema } from './bot-detection/schema.js';
 import { schema as openTelemetrySchema } from './opentelemetry/schema.js';
+import { schema as jsonThreatProtectionSchema } from './json-threat-protection/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -51,4 +52,5 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['ip-restriction', { schema: ipRestrictionSchema, priority: 990, protocols: ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'] }],
   ['bot-detection', { schema: botDetectionSchema, priority: 2500, noConsumer: true, protocols: HTTP }],
   ['opentelemetry', { schema: openTelemetrySchema, priority: 14, noConsumer: true, protocols: HTTP }],
+  ['json-threat-protection', { schema: jsonThreatProtectionSchema, priority: 1009, protocols: HTTP }],
 ]);
