@@ -73,7 +73,7 @@ describe('perf:profile', () => {
     const md = readFileSync(join(out, 'top.md'), 'utf8');
     expect(md).toMatch(/\| our code \| \d+\.\d \|/);
     expect(md).toMatch(/\| uWS \| \d+\.\d \|/);
-    expect(md).toMatch(/\| undici \| \d+\.\d \|/);
+    expect(md).toMatch(/\| node internals \| \d+\.\d \|/);
     expect(existsSync(join(out, 'run.json'))).toBe(true);
   });
 });
