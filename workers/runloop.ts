@@ -200,7 +200,7 @@ export class Runloop implements ProxyHost {
     headers.push('x-kong-request-id', ctx.id);
     let body: Buffer | RequestBodyStream | null = null;
     if (ctx.body !== null) {
-      // A plugin buffered (and may have rewritten) the body: undici frames it itself.
+      // A plugin buffered (and may have rewritten) the body: the pool frames it itself.
       removeHeader(headers, 'content-length');
       if (ctx.body.length > 0) body = ctx.body;
     } else if (ex.hasBody) {
@@ -224,7 +224,8 @@ export class Runloop implements ProxyHost {
         call,
       );
     } catch (err) {
-      // undici refused the request itself: only client-supplied data can cause that.
+      // The pool refused the request itself (a header or path that could split it): only
+      // client-supplied data can cause that.
       this.log.warn({ err: (err as Error).message, requestId: ctx.id }, 'upstream request refused by client library');
       this.reply(ctx, ex, { status: 400, message: 'Bad request' }, true);
     }
@@ -234,7 +235,7 @@ export class Runloop implements ProxyHost {
 
   retry(ctx: RequestContext, ex: Downstream, err: Error, attempt: number): boolean {
     const service = ctx.service;
-    // A request body already handed to undici cannot be replayed (nothing buffers it).
+    // A request body already streamed upstream cannot be replayed (nothing buffers it).
     if (service === null || (ex.hasBody && ctx.body === null) || attempt >= service.retries) return false;
     this.log.debug({ requestId: ctx.id, attempt: attempt + 1, err: err.message }, 'retrying upstream connection');
     this.forward(ctx, ex, attempt + 1);

@@ -1,22 +1,21 @@
 /**
- * One proxied request: an undici dispatch handler bridging the upstream response to the
- * Downstream, with flow control both ways:
- * - request body: the client's chunks go into a Readable that undici pulls; when it is
- *   full the client is paused (uWS res.pause), and resumed when undici reads again;
- * - response body: a write the client cannot take yet pauses undici (onData returns
- *   false) until the Downstream drains.
+ * One proxied request: the upstream pool's handler (http1/upstream-pool.ts) bridging the
+ * upstream response to the Downstream, with flow control both ways:
+ * - request body: the client's chunks go into a Readable that the pool reads; when it is
+ *   full the client is paused (uWS res.pause), and resumed when the pool reads again;
+ * - response body: a write the client cannot take yet pauses the upstream connection
+ *   (onData returns false) until the Downstream drains.
  * Memory per request therefore stays at a few socket buffers whatever the body size.
  *
- * We use undici's raw (legacy) handler interface on purpose: it hands over header names
- * and values as Buffers that go to the client unconverted; the newer controller API
- * parses every header into an object first.
+ * The handler interface is undici's raw (legacy) one: header names and values arrive as
+ * Buffers that go to the client unconverted.
  */
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { LocalReply } from '../pipeline/types.js';
 import { isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
+import type { UpstreamHandler } from './http1/upstream-pool.js';
 
 /** The parts of the worker a call needs; implemented by the runloop. */
 export interface ProxyHost {
@@ -37,11 +36,11 @@ export interface ProxyHost {
 /** The body stream of each exchange that has one, so its ProxyCall can watch the upstream side. */
 const bodyStreams = new WeakMap<Downstream, RequestBodyStream>();
 
-/** Request body as a Readable that undici consumes, with backpressure to the client. */
+/** Request body as a Readable that the upstream pool consumes, with backpressure to the client. */
 export class RequestBodyStream extends Readable implements RequestBodySink {
   private readonly ex: Downstream;
   /**
-   * Told when undici stops taking the body (it pauses the stream when the upstream socket
+   * Told when the pool stops taking the body (it pauses the stream when the upstream socket
    * is full) and when it takes it again: the service's write_timeout runs in between.
    */
   onUpstreamBlocked: ((blocked: boolean) => void) | null = null;
@@ -60,7 +59,7 @@ export class RequestBodyStream extends Readable implements RequestBodySink {
     this.push(null);
   }
 
-  /** The body was cut (size limit): undici aborts the upstream request with this error. */
+  /** The body was cut (size limit, inspection): the pool aborts the upstream request with this error. */
   onBodyError(err: Error): void {
     this.destroy(err);
   }
@@ -113,7 +112,7 @@ export class ResponseReplacedError extends Error {
   }
 }
 
-export class ProxyCall implements Dispatcher.DispatchHandler {
+export class ProxyCall implements UpstreamHandler {
   private readonly host: ProxyHost;
   private readonly ctx: RequestContext;
   private readonly ex: Downstream;
@@ -151,7 +150,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * write_timeout: undici pauses the body stream when the upstream socket is full and
+   * write_timeout: the pool pauses the body stream when the upstream socket is full and
    * resumes it on drain; an upstream that takes nothing for write_timeout ms is given up on
    * (504 before the response head, a closed client connection after it). A client that is
    * slow to send is not this timer's business (the listener's client-body timeout).
@@ -179,8 +178,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     this.finish(new Error('client aborted'));
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort as (err: Error) => void;
+  onConnect(abort: (err: Error) => void): void {
+    this.abortUpstream = abort;
     if (this.ex.aborted) abort(new Error('client aborted'));
   }
 
@@ -246,8 +245,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     if (this.ex.write(chunk)) return true;
     // The client is behind. On the last chunk of a fixed-length body the Downstream sends
     // the rest from its writable callback and completes the response there, with no
-    // onDrain: pausing undici now would leave the upstream request (and its pooled
-    // connection) unfinished forever, since undici reports completion only after a resume.
+    // onDrain: pausing the upstream now would leave the upstream request (and its pooled
+    // connection) waiting for a resume that never comes.
     return this.fixedLength >= 0 && this.ctx.bytesOut >= this.fixedLength;
   }
 

@@ -1,10 +1,10 @@
 /**
- * One undici Pool per upstream origin per worker: keep-alive connections reused across
- * requests (Kong's upstream keepalive pool). Pools are keyed by origin and connect
- * timeout, since undici fixes the connect timeout per pool. Pools survive config reloads
- * for origins still in use; the others are closed gracefully.
+ * One pool per upstream origin per worker: keep-alive connections reused across requests
+ * (Kong's upstream keepalive pool; see http1/upstream-pool.ts). Pools are keyed by origin
+ * and connect timeout, since the connect timeout is fixed per pool. Pools survive config
+ * reloads for origins still in use; the others are closed gracefully.
  */
-import { Pool } from 'undici';
+import { UpstreamPool } from './http1/upstream-pool.js';
 
 export interface PoolOptions {
   connections: number;
@@ -12,31 +12,28 @@ export interface PoolOptions {
 }
 
 export const DEFAULT_POOL_OPTIONS: PoolOptions = {
-  // Enough sockets for a busy worker; undici queues beyond it.
+  // Enough sockets for a busy worker; requests queue beyond it.
   connections: 256,
   // Kong's upstream_keepalive_idle_timeout.
   keepAliveTimeoutMs: 60_000,
 };
 
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
   private readonly options: PoolOptions;
 
   constructor(options: PoolOptions = DEFAULT_POOL_OPTIONS) {
     this.options = options;
   }
 
-  get(origin: string, connectTimeoutMs: number): Pool {
+  get(origin: string, connectTimeoutMs: number): UpstreamPool {
     const key = `${origin}|${connectTimeoutMs}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(origin, {
+      pool = new UpstreamPool(origin, {
         connections: this.options.connections,
-        pipelining: 1,
-        keepAliveTimeout: this.options.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,
-        connect: { timeout: connectTimeoutMs },
-        strictContentLength: true,
+        keepAliveTimeoutMs: this.options.keepAliveTimeoutMs,
+        connectTimeoutMs,
       });
       this.pools.set(key, pool);
     }
@@ -49,7 +46,7 @@ export class UpstreamPools {
       const origin = key.slice(0, key.lastIndexOf('|'));
       if (keep.has(origin)) continue;
       this.pools.delete(key);
-      pool.close().catch(() => undefined);
+      void pool.close();
     }
   }
 

@@ -1,0 +1,436 @@
+/**
+ * Incremental HTTP/1.1 response parser for the upstream client: status line and header
+ * block, then the body framed by Content-Length, chunked coding, or the connection's end.
+ *
+ * Built for the proxy's needs and nothing more: header names and values are handed over
+ * as Buffers (subarrays of the bytes read: no string conversion for headers the proxy just
+ * copies), body bytes are passed through without copying, and the caller can stop between
+ * two pieces of body (backpressure) and feed the rest later.
+ *
+ * Strict where a lenient reading would let an upstream desynchronise the connection
+ * (RFC 9112 section 6.3): Content-Length together with Transfer-Encoding, differing or
+ * malformed Content-Lengths, a Transfer-Encoding that does not end in chunked (read to the
+ * end of the connection, never reused), bad chunk sizes. Any such error is final: the
+ * connection is closed and never reused.
+ */
+
+export const enum BodyKind {
+  /** HEAD, 1xx, 204, 304: no body, the message ends with its head. */
+  None = 0,
+  Fixed = 1,
+  Chunked = 2,
+  /** No framing: the body runs until the connection closes (never reusable). */
+  UntilClose = 3,
+}
+
+export class ResponseParseError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'ResponseParseError';
+  }
+}
+
+/** What the parser reports; implemented by the connection. */
+export interface ResponseEvents {
+  /** A complete head. Return false to stop feeding (the caller resumes with feed()). */
+  onHead(status: number, headers: Buffer[], kind: BodyKind, keepAlive: boolean, keepAliveHintMs: number): boolean;
+  /** A piece of body. Return false to stop after it (backpressure). */
+  onBody(chunk: Buffer): boolean;
+  /** The message is complete (for UntilClose: on end()). */
+  onEnd(): void;
+}
+
+const S_HEAD = 0;
+const S_FIXED = 1;
+const S_CHUNK_SIZE = 2;
+const S_CHUNK_DATA = 3;
+const S_CHUNK_DATA_CRLF = 4;
+const S_TRAILERS = 5;
+const S_UNTIL_CLOSE = 6;
+const S_DONE = 7;
+
+const CR = 13;
+const LF = 10;
+const MAX_CHUNK_LINE = 1024;
+const MAX_TRAILERS = 16 * 1024;
+
+export class ResponseParser {
+  /** Longest accepted response head (status line + headers). */
+  maxHeadBytes = 64 * 1024;
+  private state = S_DONE;
+  private events: ResponseEvents;
+  private headOnly = false;
+  /** Bytes of an incomplete head (or chunk-size line / trailers) kept across feeds. */
+  private partial: Buffer | null = null;
+  private remaining = 0;
+  /** The status of the final response, once its head was parsed. */
+  status = 0;
+
+  constructor(events: ResponseEvents) {
+    this.events = events;
+  }
+
+  /** Starts a new response; `headOnly` when the request was HEAD. */
+  reset(headOnly: boolean): void {
+    this.state = S_HEAD;
+    this.headOnly = headOnly;
+    this.partial = null;
+    this.remaining = 0;
+    this.status = 0;
+  }
+
+  get done(): boolean {
+    return this.state === S_DONE;
+  }
+
+  /** True while the body runs until the connection's end. */
+  get untilClose(): boolean {
+    return this.state === S_UNTIL_CLOSE;
+  }
+
+  /**
+   * Feeds bytes read from the connection. Returns the offset up to which `buf` was
+   * consumed: buf.length when all of it was, less when a callback asked to stop (feed the
+   * rest later) or the response ended (the rest is extra bytes after the message, which
+   * an upstream must not send unasked). Throws ResponseParseError on malformed input.
+   */
+  feed(buf: Buffer): number {
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len) {
+      switch (this.state) {
+        case S_HEAD: {
+          const r = this.parseHead(buf, pos);
+          if (r < 0) return len; // kept as partial
+          pos = r;
+          if (this.stopAfterHead) {
+            this.stopAfterHead = false;
+            return pos;
+          }
+          break;
+        }
+        case S_FIXED: {
+          const n = Math.min(this.remaining, len - pos);
+          const piece = pos === 0 && n === len ? buf : buf.subarray(pos, pos + n);
+          pos += n;
+          this.remaining -= n;
+          let go = this.events.onBody(piece);
+          if (this.remaining === 0) {
+            this.state = S_DONE;
+            this.events.onEnd();
+            return pos;
+          }
+          if (!go) return pos;
+          break;
+        }
+        case S_CHUNK_SIZE: {
+          const r = this.parseChunkSize(buf, pos);
+          if (r < 0) return len;
+          pos = r;
+          break;
+        }
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, len - pos);
+          const piece = buf.subarray(pos, pos + n);
+          pos += n;
+          this.remaining -= n;
+          if (this.remaining === 0) {
+            this.state = S_CHUNK_DATA_CRLF;
+            this.remaining = 2;
+          }
+          if (!this.events.onBody(piece)) return pos;
+          break;
+        }
+        case S_CHUNK_DATA_CRLF: {
+          const b = buf[pos]!;
+          if ((this.remaining === 2 && b !== CR) || (this.remaining === 1 && b !== LF)) {
+            throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'chunk data not followed by CRLF');
+          }
+          pos++;
+          if (--this.remaining === 0) this.state = S_CHUNK_SIZE;
+          break;
+        }
+        case S_TRAILERS: {
+          const r = this.parseTrailers(buf, pos);
+          if (r < 0) return len;
+          pos = r;
+          this.state = S_DONE;
+          this.events.onEnd();
+          return pos;
+        }
+        case S_UNTIL_CLOSE: {
+          const piece = pos === 0 ? buf : buf.subarray(pos);
+          pos = len;
+          if (!this.events.onBody(piece)) return pos;
+          break;
+        }
+        default:
+          // S_DONE: bytes after a complete response.
+          return pos;
+      }
+    }
+    return pos;
+  }
+
+  /** The connection ended: completes a body that runs until close, else reports truncation. */
+  end(): void {
+    if (this.state === S_UNTIL_CLOSE) {
+      this.state = S_DONE;
+      this.events.onEnd();
+      return;
+    }
+    if (this.state !== S_DONE) throw new ResponseParseError('UND_ERR_SOCKET', 'other side closed');
+  }
+
+  private stopAfterHead = false;
+
+  /** Returns the offset after the head, or -1 when more bytes are needed. */
+  private parseHead(buf: Buffer, pos: number): number {
+    let data = buf;
+    let start = pos;
+    const partial = this.partial;
+    if (partial !== null) {
+      data = Buffer.concat([partial, buf.subarray(pos)]);
+      start = 0;
+    }
+    const end = data.indexOf('\r\n\r\n', start, 'latin1');
+    if (end < 0) {
+      if (data.length - start > this.maxHeadBytes) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response head too large');
+      this.partial = start === 0 && data !== buf ? data : Buffer.from(data.subarray(start));
+      return -1;
+    }
+    if (end - start > this.maxHeadBytes) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response head too large');
+    this.partial = null;
+    const consumedInBuf = partial !== null ? end + 4 - partial.length + pos : end + 4;
+    this.parseHeadBlock(data, start, end);
+    return consumedInBuf;
+  }
+
+  private parseHeadBlock(data: Buffer, start: number, end: number): void {
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason]
+    let lineEnd = data.indexOf(CR, start);
+    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+    if (
+      lineEnd - start < 12 ||
+      data[start] !== 0x48 || // H
+      data[start + 1] !== 0x54 ||
+      data[start + 2] !== 0x54 ||
+      data[start + 3] !== 0x50 ||
+      data[start + 4] !== 0x2f || // /
+      data[start + 5] !== 0x31 || // 1
+      data[start + 6] !== 0x2e ||
+      data[start + 8] !== 0x20
+    ) {
+      throw new ResponseParseError('HPE_INVALID_CONSTANT', 'malformed status line');
+    }
+    const minor = data[start + 7]! - 0x30;
+    const d0 = data[start + 9]! - 0x30;
+    const d1 = data[start + 10]! - 0x30;
+    const d2 = data[start + 11]! - 0x30;
+    if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) {
+      throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
+    }
+    if (lineEnd - start > 12 && data[start + 12] !== 0x20) throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
+    const status = d0 * 100 + d1 * 10 + d2;
+
+    const headers: Buffer[] = [];
+    let contentLength = -1;
+    let chunked = false;
+    let hasTE = false;
+    let close = minor === 0;
+    let keepAliveSeen = false;
+    let hintMs = 0;
+    let p = lineEnd + 2;
+    while (p < end) {
+      let e = data.indexOf(CR, p);
+      if (e < 0 || e > end) e = end;
+      if (data[e + 1] !== LF) throw new ResponseParseError('HPE_LF_EXPECTED', 'bare CR in response head');
+      // obs-fold (a line starting with whitespace) is refused, as RFC 9112 5.2 allows.
+      if (data[p] === 0x20 || data[p] === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'folded response header line');
+      const colon = data.indexOf(0x3a, p);
+      if (colon <= p || colon > e) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'malformed response header line');
+      // No whitespace before the colon (RFC 9112 5.1): a classic smuggling vector.
+      const last = data[colon - 1]!;
+      if (last === 0x20 || last === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'whitespace before colon');
+      let vs = colon + 1;
+      while (vs < e && (data[vs] === 0x20 || data[vs] === 0x09)) vs++;
+      let ve = e;
+      while (ve > vs && (data[ve - 1] === 0x20 || data[ve - 1] === 0x09)) ve--;
+      for (let i = vs; i < ve; i++) {
+        const c = data[i]!;
+        if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
+      }
+      const name = data.subarray(p, colon);
+      const value = data.subarray(vs, ve);
+      const nl = colon - p;
+      // Framing headers are examined; everything else passes through untouched.
+      if (nl === 14 && equalsLower(name, 'content-length')) {
+        const v = parseDigits(value);
+        if (v < 0 || (contentLength >= 0 && v !== contentLength)) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'bad Content-Length');
+        contentLength = v;
+      } else if (nl === 17 && equalsLower(name, 'transfer-encoding')) {
+        hasTE = true;
+        chunked = endsWithChunked(value);
+      } else if (nl === 10 && equalsLower(name, 'connection')) {
+        const v = value.toString('latin1').toLowerCase();
+        if (/(?:^|,)\s*close\s*(?:,|$)/.test(v)) close = true;
+        if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(v)) keepAliveSeen = true;
+      } else if (nl === 10 && equalsLower(name, 'keep-alive')) {
+        const m = /timeout\s*=\s*(\d+)/i.exec(value.toString('latin1'));
+        if (m !== null) hintMs = Number(m[1]) * 1000;
+      }
+      headers.push(name, value);
+      p = e + 2;
+    }
+    if (minor === 0 && keepAliveSeen) close = false;
+
+    if (status < 200) {
+      // Interim response (100 Continue, 103 Early Hints): skipped, the final one follows.
+      if (status === 101) throw new ResponseParseError('HPE_UPGRADE', 'upstream switched protocols unasked');
+      this.state = S_HEAD;
+      return;
+    }
+    this.status = status;
+    let kind: BodyKind;
+    if (this.headOnly || status === 204 || status === 304) {
+      kind = BodyKind.None;
+    } else if (hasTE) {
+      if (contentLength >= 0) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'Content-Length with Transfer-Encoding');
+      if (chunked) kind = BodyKind.Chunked;
+      else {
+        kind = BodyKind.UntilClose;
+        close = true;
+      }
+    } else if (contentLength >= 0) {
+      kind = contentLength === 0 ? BodyKind.None : BodyKind.Fixed;
+    } else {
+      kind = BodyKind.UntilClose;
+      close = true;
+    }
+    switch (kind) {
+      case BodyKind.None:
+        this.state = S_DONE;
+        break;
+      case BodyKind.Fixed:
+        this.state = S_FIXED;
+        this.remaining = contentLength;
+        break;
+      case BodyKind.Chunked:
+        this.state = S_CHUNK_SIZE;
+        break;
+      default:
+        this.state = S_UNTIL_CLOSE;
+    }
+    const go = this.events.onHead(status, headers, kind, !close, hintMs);
+    if (kind === BodyKind.None) {
+      this.events.onEnd();
+      this.stopAfterHead = true;
+      return;
+    }
+    if (!go) this.stopAfterHead = true;
+  }
+
+  /** Parses "HEX[;ext]\r\n"; returns the offset after it, or -1 when more bytes are needed. */
+  private parseChunkSize(buf: Buffer, pos: number): number {
+    let data = buf;
+    let start = pos;
+    const partial = this.partial;
+    if (partial !== null) {
+      data = Buffer.concat([partial, buf.subarray(pos)]);
+      start = 0;
+    }
+    const lf = data.indexOf(LF, start);
+    if (lf < 0) {
+      if (data.length - start > MAX_CHUNK_LINE) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'chunk size line too long');
+      this.partial = Buffer.from(data.subarray(start));
+      return -1;
+    }
+    if (lf - start > MAX_CHUNK_LINE || data[lf - 1] !== CR) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'malformed chunk size line');
+    this.partial = null;
+    let size = 0;
+    let i = start;
+    for (; i < lf - 1; i++) {
+      const c = data[i]!;
+      let d: number;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+      else break;
+      size = size * 16 + d;
+      if (size > Number.MAX_SAFE_INTEGER / 16) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'chunk size too large');
+    }
+    if (i === start) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'malformed chunk size');
+    // Only chunk extensions may follow the size.
+    if (i < lf - 1) {
+      let j = i;
+      while (j < lf - 1 && (data[j] === 0x20 || data[j] === 0x09)) j++;
+      if (data[j] !== 0x3b) throw new ResponseParseError('HPE_INVALID_CHUNK_SIZE', 'malformed chunk size');
+    }
+    const consumed = partial !== null ? lf + 1 - partial.length + pos : lf + 1;
+    if (size === 0) {
+      this.state = S_TRAILERS;
+    } else {
+      this.state = S_CHUNK_DATA;
+      this.remaining = size;
+    }
+    return consumed;
+  }
+
+  /** Skips trailer fields up to the empty line; -1 when more bytes are needed. */
+  private parseTrailers(buf: Buffer, pos: number): number {
+    let data = buf;
+    let start = pos;
+    const partial = this.partial;
+    if (partial !== null) {
+      data = Buffer.concat([partial, buf.subarray(pos)]);
+      start = 0;
+    }
+    // No trailers: the empty line follows at once.
+    let end: number;
+    if (data.length - start >= 2 && data[start] === CR && data[start + 1] === LF) end = start + 2;
+    else {
+      const e = data.indexOf('\r\n\r\n', start, 'latin1');
+      if (e < 0) {
+        if (data.length - start > MAX_TRAILERS) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'trailers too large');
+        this.partial = Buffer.from(data.subarray(start));
+        return -1;
+      }
+      end = e + 4;
+    }
+    if (data.length - start < 2) {
+      this.partial = Buffer.from(data.subarray(start));
+      return -1;
+    }
+    this.partial = null;
+    return partial !== null ? end - partial.length + pos : end;
+  }
+}
+
+function equalsLower(name: Buffer, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = name[i]!;
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function parseDigits(v: Buffer): number {
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]! - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Whether the last transfer coding is "chunked" (RFC 9112 6.3 rule 4). */
+function endsWithChunked(v: Buffer): boolean {
+  const s = v.toString('latin1').toLowerCase();
+  const i = s.lastIndexOf(',');
+  return (i < 0 ? s : s.slice(i + 1)).trim() === 'chunked';
+}
