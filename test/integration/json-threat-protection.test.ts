@@ -165,7 +165,8 @@ function chunkedUpload(path: string, body: Buffer, intervalMs = 5): Promise<Uplo
     sock.on('connect', () => {
       sock.write(`POST ${path} HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
       timer = setInterval(() => {
-        if (sock.destroyed || closed) return;
+        // Backpressure: `sent` stays close to what the gateway has taken in.
+        if (sock.destroyed || closed || sock.writableNeedDrain) return;
         if (sent >= body.length) {
           clearInterval(timer!);
           timer = null;

@@ -17,8 +17,13 @@ import { rateLimiting } from './rate-limiting/index.js';
 import { ipRestriction } from './ip-restriction/index.js';
 import { botDetection } from './bot-detection/index.js';
 import { openTelemetry } from './opentelemetry/index.js';
+import { requestTransformer } from './request-transformer/index.js';
+import { responseTransformer } from './response-transformer/index.js';
+import { responseSizeLimiting } from './response-size-limiting/index.js';
 import { jsonThreatProtection } from './json-threat-protection/index.js';
+import { injectionProtection } from './injection-protection/index.js';
+import { xmlThreatProtection } from './xml-threat-protection/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry, jsonThreatProtection];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry, jsonThreatProtection, injectionProtection, xmlThreatProtection, requestTransformer, responseTransformer, responseSizeLimiting];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

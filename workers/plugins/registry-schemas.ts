@@ -19,7 +19,12 @@ import { schema as rateLimitingSchema } from './rate-limiting/schema.js';
 import { schema as ipRestrictionSchema } from './ip-restriction/schema.js';
 import { schema as botDetectionSchema } from './bot-detection/schema.js';
 import { schema as openTelemetrySchema } from './opentelemetry/schema.js';
+import { schema as requestTransformerSchema } from './request-transformer/schema.js';
+import { schema as responseTransformerSchema } from './response-transformer/schema.js';
+import { schema as responseSizeLimitingSchema } from './response-size-limiting/schema.js';
 import { schema as jsonThreatProtectionSchema } from './json-threat-protection/schema.js';
+import { schema as injectionProtectionSchema } from './injection-protection/schema.js';
+import { schema as xmlThreatProtectionSchema } from './xml-threat-protection/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -52,5 +57,10 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['ip-restriction', { schema: ipRestrictionSchema, priority: 990, protocols: ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'] }],
   ['bot-detection', { schema: botDetectionSchema, priority: 2500, noConsumer: true, protocols: HTTP }],
   ['opentelemetry', { schema: openTelemetrySchema, priority: 14, noConsumer: true, protocols: HTTP }],
+  ['request-transformer', { schema: requestTransformerSchema, priority: 801, protocols: HTTP }],
+  ['response-transformer', { schema: responseTransformerSchema, priority: 800, protocols: HTTP }],
+  ['response-size-limiting', { schema: responseSizeLimitingSchema, priority: 802, protocols: HTTP }],
   ['json-threat-protection', { schema: jsonThreatProtectionSchema, priority: 1009, protocols: HTTP }],
+  ['injection-protection', { schema: injectionProtectionSchema, priority: 1007, protocols: HTTP }],
+  ['xml-threat-protection', { schema: xmlThreatProtectionSchema, priority: 1008, protocols: HTTP }],
 ]);
