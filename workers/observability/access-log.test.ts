@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { RequestContext } from '../http/request-context.js';
-import { formatAccessLine, LineWriter, redactQuery } from './access-log.js';
+import { formatAccessLine, LineWriter, redactQuery, str } from './access-log.js';
 
 function ctx(query: string, headers: Record<string, string>): RequestContext {
   const c = new RequestContext('ab'.repeat(16), 'POST', '/orders/7', query, { host: 'api.example.com', ...headers }, null, 'api.example.com', 8443, 'https', '10.0.0.1', '10.0.0.7', performance.now() - 12);
@@ -79,6 +79,17 @@ describe('formatAccessLine', () => {
   });
 });
 
+describe('str (JSON string literal, ASCII only)', () => {
+  it.each(['plain', '', 'quote " and backslash \\', 'tab\tnewline\ncr\r nul\u0000 del\u007f', 'héllo', 'emoji 😀 and ✓', '\u2028\u2029', 'lone surrogate \ud800'])(
+    'round-trips %j through JSON.parse and stays ASCII',
+    (s) => {
+      const lit = str(s);
+      expect(JSON.parse(lit)).toBe(s);
+      expect(/^[\x20-\x7e]*$/.test(lit)).toBe(true);
+    },
+  );
+});
+
 describe('LineWriter', () => {
   it('writes every line, in order, including ones larger than a slab, and flushes synchronously at exit', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'access-log-')), 'a.log');
@@ -86,7 +97,8 @@ describe('LineWriter', () => {
     const big = `{"big":"${'x'.repeat(100_000)}"}\n`;
     const expected: string[] = [];
     for (let i = 0; i < 5000; i++) {
-      const line = i === 2500 ? big : `{"n":${i},"s":"héllo"}\n`;
+      // Lines are ASCII: non-ASCII text reaches the writer escaped by str().
+      const line = i === 2500 ? big : `{"n":${i},"s":${str('héllo ✓')}}\n`;
       expected.push(line);
       w.write(line);
     }
@@ -94,7 +106,9 @@ describe('LineWriter', () => {
     w.write('{"last":true}\n');
     expected.push('{"last":true}\n');
     w.flushSync();
-    expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
+    const text = readFileSync(file, 'utf8');
+    expect(text).toBe(expected.join(''));
+    expect(JSON.parse(text.split('\n')[0]!)).toEqual({ n: 0, s: 'héllo ✓' });
   });
 
   it('with atomicWrite, splits writes at line ends and still writes everything in order', async () => {

@@ -64,6 +64,8 @@ const PIPE_BUF = 4096;
 const SLAB = 64 * 1024;
 
 const REDACTED = '[REDACTED]';
+/** performance.timeOrigin is a getter: read once. */
+const TIME_ORIGIN = performance.timeOrigin;
 
 function isSecretName(rawName: string): boolean {
   let name = rawName;
@@ -97,7 +99,24 @@ export function redactQuery(query: string): string {
   return changed ? parts.join('&') : query;
 }
 
-const str = JSON.stringify as (s: string) => string;
+/** Characters a JSON string cannot carry as they are, and everything outside printable ASCII. */
+const NEEDS_ESCAPE = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/;
+const NON_ASCII = /[\u007f-\uffff]/g;
+
+function unicodeEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * A JSON string literal in pure ASCII: non-ASCII characters become \uXXXX escapes (the same
+ * JSON value). Every line is then ASCII, so it is encoded with a plain byte copy (latin1)
+ * instead of UTF-8 encoding, and its byte length is its length. The common case (nothing
+ * to escape) is one regex test and a concatenation.
+ */
+export function str(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
+  return JSON.stringify(s).replace(NON_ASCII, unicodeEscape);
+}
 
 function headersJson(headers: Record<string, string>): string {
   let out = '{';
@@ -141,7 +160,7 @@ export function formatAccessLine(ctx: RequestContext, workerId: number, now: num
   const consumerJson =
     consumer === null ? 'null' : `{"id":${str(consumer.id)},"username":${consumer.username === null ? 'null' : str(consumer.username)}}`;
   const upstreamUri = proxied ? str(ctx.upstreamPath + query) : '""';
-  const startedAt = Math.round(performance.timeOrigin + ctx.startedAt);
+  const startedAt = Math.round(TIME_ORIGIN + ctx.startedAt);
   return (
     // The request id is 32 hex characters: nothing to escape.
     `{"started_at":${startedAt},"request_id":"${ctx.id}","client_ip":${str(ctx.clientIp)},` +
@@ -189,6 +208,7 @@ export class LineWriter {
     private readonly atomicWrite: number | null = null,
   ) {}
 
+  /** Queues one line; it must be ASCII (formatAccessLine escapes everything else). */
   write(line: string): void {
     if (this.queued > MAX_BUFFER) {
       this.dropped++;
@@ -200,20 +220,19 @@ export class LineWriter {
       return;
     }
     // Encoded straight into the slab: the string itself dies young (no retained garbage).
-    if (line.length * 3 > SLAB - this.used) {
-      const bytes = Buffer.byteLength(line);
-      if (bytes > SLAB - this.used) {
-        this.seal();
-        if (bytes > SLAB) {
-          const big = Buffer.from(line);
-          this.full.push(big);
-          this.queued += big.length;
-          this.flush();
-          return;
-        }
+    // Lines are ASCII (str() escapes the rest), so a byte copy encodes them exactly.
+    const bytes = line.length;
+    if (bytes > SLAB - this.used) {
+      this.seal();
+      if (bytes > SLAB) {
+        const big = Buffer.from(line, 'latin1');
+        this.full.push(big);
+        this.queued += big.length;
+        this.flush();
+        return;
       }
     }
-    this.used += this.active.write(line, this.used);
+    this.used += this.active.write(line, this.used, bytes, 'latin1');
     if (this.writing) return;
     if (this.used >= MIN_WRITE) this.flush();
     else if (this.timer === null) {
