@@ -41,7 +41,9 @@ export type JsonRule =
   | 'allow_duplicate_object_entry_name'
   | 'forbidden_object_entry_names'
   | 'duplicate_check_budget'
-  | 'invalid_json';
+  | 'invalid_json'
+  /** The scanner itself failed (never expected): refused, fail closed. */
+  | 'internal_error';
 
 export interface JsonViolation {
   rule: JsonRule;

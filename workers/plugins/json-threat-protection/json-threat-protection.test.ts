@@ -276,6 +276,24 @@ describe('json-threat-protection in block mode: the answer', () => {
   });
 });
 
+describe('json-threat-protection never throws from its inspector', () => {
+  it('turns a failure inside the scanner into a refusal (fail closed)', () => {
+    const { h, logs } = handlerFor();
+    const ctx = request();
+    verdict(h, ctx);
+    const inspector = ctx.bodyInspectors![0]!;
+    const poisoned = new Proxy(Buffer.from('{}'), {
+      get(target, prop, receiver) {
+        if (prop === 'length') throw new RangeError('simulated failure');
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    expect(inspector.chunk(poisoned)).toEqual({ status: 400, message: 'Bad Request' });
+    expect(logs).toMatchObject([{ obj: { rule: 'internal_error', detail: 'simulated failure' } }]);
+    expect(inspector.chunk(Buffer.from('{}'))).toBeUndefined();
+  });
+});
+
 describe('json-threat-protection in log_only mode', () => {
   it('lets a violating body through whole and logs one warning: rule, where, no content', () => {
     const { h, logs } = handlerFor('{ enforcement_mode: log_only, max_object_entry_name_length: 7 }');

@@ -79,13 +79,29 @@ class XmlBodyInspector implements BodyInspector {
   }
 
   chunk(data: Buffer): Verdict {
-    if (this.reported || this.scanner.write(data)) return undefined;
+    try {
+      if (this.reported || this.scanner.write(data)) return undefined;
+    } catch (err) {
+      return this.crashed(err);
+    }
     return this.report();
   }
 
   end(): Verdict {
-    if (this.reported || this.scanner.end()) return undefined;
+    try {
+      if (this.reported || this.scanner.end()) return undefined;
+    } catch (err) {
+      return this.crashed(err);
+    }
     return this.report();
+  }
+
+  /** An inspector must never throw: whatever went wrong (an allocation failing...) fails closed. */
+  private crashed(err: unknown): Verdict {
+    if (this.reported) return undefined;
+    this.reported = true;
+    const detail = err instanceof Error ? err.message.slice(0, 200) : 'scanner error';
+    return this.policy.violated({ rule: 'internal_error', detail, offset: 0, line: 0 }, this.requestId);
   }
 
   private report(): Verdict {
