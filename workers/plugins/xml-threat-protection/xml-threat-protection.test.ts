@@ -186,9 +186,9 @@ describe('DTDs, billion laughs and XXE', () => {
   });
 
   it('refuses billion laughs with allow_dtd: the amplification is computed, nothing is expanded', () => {
-    const started = process.hrtime.bigint();
+    // Refused at the first reference: 10^9 characters' worth, never materialised.
     expect(scan(LOL, { allow_dtd: true })).toMatchObject({ rule: 'bla_max_amplification' });
-    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(1000);
+    expect(verdicts(LOL, { allow_dtd: true })).toEqual(new Set(['bla_max_amplification']));
     // A reference to an entity nobody declared is an error, not an expansion.
     expect(scan('<lolz>&lol9;</lolz>')).toMatchObject({ rule: 'invalid_xml', detail: expect.stringContaining('undefined entity') });
   });
