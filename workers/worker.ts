@@ -16,6 +16,7 @@ import { loadNativeUws } from './http/uws-native.js';
 import type { PluginBaseEnv } from './pipeline/types.js';
 import { pluginDefinitions } from './plugins/index.js';
 import { UpstreamPools } from './proxy/upstream-pools.js';
+import { compactAfterReload } from '../src/shared/compact-after-reload.js';
 import { Generation, Runloop } from './runloop.js';
 
 const { workerId, settings, rateLimitTable: rateLimitBuffer, metrics: metricsBuffer } = workerData as WorkerData;
@@ -105,6 +106,8 @@ async function applyConfig(msg: Extract<ToWorker, { type: 'config' }>): Promise<
   }
   runloop.generation = gen;
   pools.retain(gen.balancer.origins());
+  // The previous generation is garbage once its in-flight requests finish.
+  if (msg.version > 1) compactAfterReload();
   post({ type: 'config-applied', version: msg.version, hash: msg.config.hash });
   if (!listening && stopping === null) {
     listening = true;

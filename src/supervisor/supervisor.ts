@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import { PasswordProtector } from '../config/protect-passwords.js';
 import type { ConfigIssue, GatewayConfig } from '../config/types.js';
+import { compactAfterReload } from '../shared/compact-after-reload.js';
 import { isThreadPinning } from '../shared/affinity.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
@@ -619,6 +620,7 @@ export class Supervisor {
       version,
       diff: diffSummary(old, next),
     });
+    compactAfterReload();
     return { changed: true, config: next, version };
   }
 
