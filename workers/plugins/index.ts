@@ -23,7 +23,8 @@ import { responseSizeLimiting } from './response-size-limiting/index.js';
 import { jsonThreatProtection } from './json-threat-protection/index.js';
 import { injectionProtection } from './injection-protection/index.js';
 import { xmlThreatProtection } from './xml-threat-protection/index.js';
+import { oasValidation } from './oas-validation/index.js';
 
-const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry, jsonThreatProtection, injectionProtection, xmlThreatProtection, requestTransformer, responseTransformer, responseSizeLimiting];
+const all: PluginDefinition<any>[] = [openIdConnect, correlationId, requestTermination, keyAuth, basicAuth, jwt, hmacAuth, acl, ipRestriction, botDetection, cors, requestSizeLimiting, rateLimiting, openTelemetry, jsonThreatProtection, injectionProtection, xmlThreatProtection, requestTransformer, responseTransformer, responseSizeLimiting, oasValidation];
 
 export const pluginDefinitions: ReadonlyMap<string, PluginDefinition<any>> = new Map(all.map((d) => [d.name, d]));

@@ -25,6 +25,7 @@ import { schema as responseSizeLimitingSchema } from './response-size-limiting/s
 import { schema as jsonThreatProtectionSchema } from './json-threat-protection/schema.js';
 import { schema as injectionProtectionSchema } from './injection-protection/schema.js';
 import { schema as xmlThreatProtectionSchema } from './xml-threat-protection/schema.js';
+import { schema as oasValidationSchema } from './oas-validation/schema.js';
 
 export interface PluginSchemaEntry {
   readonly schema: RecordSchema<any>;
@@ -63,4 +64,5 @@ export const pluginSchemas: PluginSchemaRegistry = new Map<string, PluginSchemaE
   ['json-threat-protection', { schema: jsonThreatProtectionSchema, priority: 1009, protocols: HTTP }],
   ['injection-protection', { schema: injectionProtectionSchema, priority: 1007, protocols: HTTP }],
   ['xml-threat-protection', { schema: xmlThreatProtectionSchema, priority: 1008, protocols: HTTP }],
+  ['oas-validation', { schema: oasValidationSchema, priority: 850, protocols: HTTP }],
 ]);
