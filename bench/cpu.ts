@@ -122,13 +122,16 @@ export function machineBusyPercent(before: MachineSample, after: MachineSample, 
 export interface CpuWindow {
   peer: TreeSample | null;
   origin: TreeSample;
+  /** A service the peer depends on (the Redis of rate-limiting-redis), when the bench runs it. */
+  sidecar: TreeSample | null;
   machine: MachineSample;
 }
 
-export function sampleWindow(peerPid: number | null, originPid: number): CpuWindow {
+export function sampleWindow(peerPid: number | null, originPid: number, sidecarPid: number | null = null): CpuWindow {
   return {
     peer: peerPid === null ? null : sampleTree(peerPid),
     origin: sampleTree(originPid),
+    sidecar: sidecarPid === null ? null : sampleTree(sidecarPid),
     machine: sampleMachine(),
   };
 }

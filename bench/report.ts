@@ -1,23 +1,30 @@
 /**
- * The results: per-run records, per-peer medians over rounds, the gateway/nginx ratios, a text
- * table on stdout, and bench/results/<timestamp>.json with the machine and the settings.
+ * The results: per-run records, per-peer medians over rounds, the gateway/nginx ratios, the text
+ * table on stdout, and the machine description. The files (JSON, markdown, SVG) are results.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, platform, arch, totalmem, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { LoadResult } from './load/types.js';
+
+export type RunMode = 'throughput' | 'latency';
 
 export interface RunRecord {
   peer: string;
   round: number;
   /** Position of this peer within its round (1 = first). */
   order: number;
+  mode: RunMode;
   load: LoadResult;
-  /** CPU µs used during the load window. */
-  cpuUs: { peer: number | null; origin: number; loadgen: number | null };
+  /** The closed-loop load that ran beside it (a scenario's `background`), over its whole length. */
+  background?: LoadResult;
+  /**
+   * CPU µs used during the load window. `sidecar`: the Redis the bench runs for the scenario.
+   * With a background load, the per-request figures divide by the measured requests plus the
+   * background's (its req/s × the window).
+   */
+  cpuUs: { peer: number | null; origin: number; loadgen: number | null; sidecar?: number | null };
   /** The same, divided by completed requests. */
-  perRequestUs: { peer: number | null; origin: number; loadgen: number | null };
+  perRequestUs: { peer: number | null; origin: number; loadgen: number | null; sidecar?: number | null };
   /** Whole-machine busy share during the window, % of one core (cores × 100 = saturated). */
   machineBusyPct: number;
   preflight: { status: number; bodyBytes: number };
@@ -36,7 +43,11 @@ export interface PeerSummary {
   /** Medians over rounds. */
   rps: number;
   p50Ms: number;
+  /** Median over rounds of the run's p90, p99.9 (open loop: from intended send times). */
+  p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
   cpuUsPerReq: number | null;
   originUsPerReq: number;
   loadgenUsPerReq: number | null;
@@ -47,6 +58,13 @@ export interface PeerSummary {
   non2xx: number;
   /** False when any round failed or saw errors / unexpected statuses: its figures are not comparable. */
   clean: boolean;
+  mode: RunMode;
+  /** Open loop only (else null): the offered rate, the p99 a closed-loop tool would have reported, the generator's send lag, never-sent requests (total). */
+  openLoop: { offeredRate: number; uncorrectedP99Ms: number; sendLagP99Ms: number; unsent: number } | null;
+  /** The Redis's CPU µs per request, when the bench ran one for the scenario. */
+  sidecarUsPerReq: number | null;
+  /** The background load's medians and totals, when the row had one. */
+  background: { rps: number; requests: number; errors: number; non2xx: number } | null;
 }
 
 export interface Ratios {
@@ -78,13 +96,20 @@ export function summarize(peer: string, description: string, runs: RunRecord[], 
   if (mine.length === 0) return null;
   const errors = mine.reduce((a, r) => a + r.load.errors, 0);
   const non2xx = mine.reduce((a, r) => a + r.load.non2xx, 0);
+  const open = mine.map((r) => r.load.openLoop).filter((o) => o !== undefined);
+  const bg = mine.map((r) => r.background).filter((b) => b !== undefined);
+  const bgErrors = bg.reduce((a, b) => a + b.errors, 0);
+  const bgNon2xx = bg.reduce((a, b) => a + b.non2xx, 0);
   return {
     peer,
     description,
     rounds: mine.length,
     rps: median(mine.map((r) => r.load.rps)),
     p50Ms: median(mine.map((r) => r.load.latencyMs.p50)),
+    p90Ms: median(mine.map((r) => r.load.latencyMs.p90)),
     p99Ms: median(mine.map((r) => r.load.latencyMs.p99)),
+    p999Ms: median(mine.map((r) => r.load.latencyMs.p999)),
+    maxMs: Math.max(...mine.map((r) => r.load.latencyMs.max)),
     cpuUsPerReq: medianOrNull(mine.map((r) => r.perRequestUs.peer)),
     originUsPerReq: median(mine.map((r) => r.perRequestUs.origin)),
     loadgenUsPerReq: medianOrNull(mine.map((r) => r.perRequestUs.loadgen)),
@@ -92,7 +117,22 @@ export function summarize(peer: string, description: string, runs: RunRecord[], 
     requests: mine.reduce((a, r) => a + r.load.requests, 0),
     errors,
     non2xx,
-    clean: !failed && errors === 0 && non2xx === 0,
+    clean: !failed && errors === 0 && non2xx === 0 && bgErrors === 0 && bgNon2xx === 0,
+    mode: mine[0]!.mode,
+    openLoop:
+      open.length === 0
+        ? null
+        : {
+            offeredRate: median(open.map((o) => o.offeredRate)),
+            uncorrectedP99Ms: median(open.map((o) => o.uncorrectedMs.p99)),
+            sendLagP99Ms: median(open.map((o) => o.sendLagMs.p99)),
+            unsent: open.reduce((a, o) => a + o.unsent, 0),
+          },
+    sidecarUsPerReq: medianOrNull(mine.map((r) => r.perRequestUs.sidecar ?? null)),
+    background:
+      bg.length === 0
+        ? null
+        : { rps: median(bg.map((b) => b.rps)), requests: bg.reduce((a, b) => a + b.requests, 0), errors: bgErrors, non2xx: bgNon2xx },
   };
 }
 
@@ -109,9 +149,9 @@ export function ratios(gateway: PeerSummary | null, nginx: PeerSummary | null): 
 // ---------------------------------------------------------------------------------------------
 // Text table
 
-const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const fmtUs = (n: number | null): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(1));
-function fmtMs(n: number, resolutionMs: number): string {
+export const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+export const fmtUs = (n: number | null): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(1));
+export function fmtMs(n: number, resolutionMs: number): string {
   if (!Number.isFinite(n)) return '-';
   return resolutionMs >= 1 ? String(Math.round(n)) : n < 10 ? n.toFixed(2) : n.toFixed(1);
 }
@@ -135,24 +175,43 @@ export interface TextReportInput {
 export function renderText(input: TextReportInput): string {
   const out: string[] = [...input.header, ''];
   const unit = input.latencyResolutionMs >= 1 ? 'ms, whole' : 'ms';
+  const open = input.summaries.some((s) => s.openLoop !== null);
+  const head = ['peer', 'req/s', `p50 (${unit})`, `p99 (${unit})`, `p99.9 (${unit})`];
+  if (open) head.push('p99 uncorrected', 'send lag p99');
+  head.push('CPU µs/req', 'origin µs/req', 'loadgen µs/req', 'machine busy', 'errors', 'non-2xx');
   out.push(
     table(
-      ['peer', 'req/s', `p50 (${unit})`, `p99 (${unit})`, 'CPU µs/req', 'origin µs/req', 'loadgen µs/req', 'machine busy', 'errors', 'non-2xx'],
-      input.summaries.map((s) => [
-        s.clean ? s.peer : `${s.peer} (!)`,
-        fmtInt(s.rps),
-        fmtMs(s.p50Ms, input.latencyResolutionMs),
-        fmtMs(s.p99Ms, input.latencyResolutionMs),
-        fmtUs(s.cpuUsPerReq),
-        fmtUs(s.originUsPerReq),
-        fmtUs(s.loadgenUsPerReq),
-        `${Math.round(s.machineBusyPct)}% of ${input.cores * 100}%`,
-        fmtInt(s.errors),
-        fmtInt(s.non2xx),
-      ]),
-      [false, true, true, true, true, true, true, true, true, true],
+      head,
+      input.summaries.map((s) => {
+        const row = [
+          s.clean ? s.peer : `${s.peer} (!)`,
+          fmtInt(s.rps),
+          fmtMs(s.p50Ms, input.latencyResolutionMs),
+          fmtMs(s.p99Ms, input.latencyResolutionMs),
+          fmtMs(s.p999Ms, input.latencyResolutionMs),
+        ];
+        if (open) row.push(s.openLoop ? fmtMs(s.openLoop.uncorrectedP99Ms, 0.001) : '-', s.openLoop ? fmtMs(s.openLoop.sendLagP99Ms, 0.001) : '-');
+        row.push(
+          fmtUs(s.cpuUsPerReq),
+          fmtUs(s.originUsPerReq),
+          fmtUs(s.loadgenUsPerReq),
+          `${Math.round(s.machineBusyPct)}% of ${input.cores * 100}%`,
+          fmtInt(s.errors),
+          fmtInt(s.non2xx),
+        );
+        return row;
+      }),
+      head.map((_, i) => i > 0),
     ),
   );
+  for (const s of input.summaries) {
+    if (s.background !== null) {
+      out.push(`${s.peer}: background load ${fmtInt(s.background.rps)} req/s, errors ${fmtInt(s.background.errors)}, non-2xx ${fmtInt(s.background.non2xx)}`);
+    }
+    if (s.openLoop !== null && s.openLoop.unsent > 0) {
+      out.push(`WARNING: ${s.peer}: ${fmtInt(s.openLoop.unsent)} scheduled requests were never sent (every connection busy): the rate is above this peer's knee.`);
+    }
+  }
   if (input.summaries.some((s) => s.rounds > 1)) out.push('(medians over rounds; errors and non-2xx are totals)');
   if (input.ratio !== null) {
     const r = input.ratio;
@@ -211,14 +270,4 @@ export function gitCommit(root: string): string | null {
   const r = spawnSync('git', ['rev-parse', '--verify', '--quiet', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 });
   const out = (r.stdout ?? '').trim();
   return r.status === 0 && /^[0-9a-f]{40}$/.test(out) ? out : null;
-}
-
-/** Writes bench/results/<timestamp>.json and returns its path. */
-export function writeJson(root: string, startedAt: Date, data: Record<string, unknown>): string {
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
-  const file = join(dir, `${stamp}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
-  return file;
 }

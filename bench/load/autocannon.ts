@@ -6,6 +6,12 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import type { LoadOptions, LoadResult, LoadTool } from './types.js';
 
+/**
+ * autocannon builds the buffer of every request of `requests` for every connection when it starts
+ * (lib/requestIterator.js), so a spread is capped to this many evenly spaced requests.
+ */
+export const AUTOCANNON_MAX_REQUESTS = 1000;
+
 const require = createRequire(import.meta.url);
 
 interface AcResult {
@@ -14,7 +20,7 @@ interface AcResult {
   timeouts: number;
   non2xx: number;
   statusCodeStats: Record<string, { count: number }>;
-  latency: { p50: number; p99: number; max: number; mean: number };
+  latency: { p50: number; p90: number; p99: number; p99_9: number; max: number; mean: number };
   requests: { total: number };
 }
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result: AcResult) => void) => unknown;
@@ -26,6 +32,11 @@ function version(): string {
   } catch {
     return 'unknown';
   }
+}
+
+function evenlySpaced<T>(items: T[], max: number): T[] {
+  if (items.length <= max) return items;
+  return Array.from({ length: max }, (_, i) => items[Math.floor((i * items.length) / max)] as T);
 }
 
 export function autocannonTool(): LoadTool {
@@ -43,6 +54,9 @@ export function autocannonTool(): LoadTool {
             method: opts.request.method,
             headers: opts.request.headers ?? {},
             body: opts.request.body,
+            ...(opts.requests !== undefined && opts.requests.length > 1
+              ? { requests: evenlySpaced(opts.requests, AUTOCANNON_MAX_REQUESTS).map((r) => ({ method: r.method, path: r.path, headers: r.headers ?? {}, body: r.body })) }
+              : {}),
             connections: opts.connections,
             pipelining: 1,
             duration: opts.durationSec,
@@ -64,7 +78,7 @@ export function autocannonTool(): LoadTool {
         durationSec,
         requests,
         rps: requests / durationSec,
-        latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean },
+        latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, p999: r.latency.p99_9, max: r.latency.max, mean: r.latency.mean },
         latencyResolutionMs: 1,
         non2xx: requests - expected,
         errors: r.errors,

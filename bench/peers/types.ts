@@ -9,6 +9,8 @@ export interface PeerContext {
   upstream: Upstream;
   scenario: Scenario;
   scenarioCtx: ScenarioContext;
+  /** `--cpu-affinity`: set as PORTCULLIS_CPU_AFFINITY for the gateway; null leaves the environment as it is. */
+  cpuAffinity: string | null;
 }
 
 export interface RunningPeer {
@@ -26,6 +28,8 @@ export interface Peer {
   name: string;
   /** Runs this scenario instead of the bench's own (the `--baseline` row). */
   scenario?: Scenario;
+  /** Runs the scenario's background load beside the measured one. */
+  background?: boolean;
   /** One line for the report, e.g. "nginx 1.22.1 proxy_pass, 2 workers". */
   describe(ctx: PeerContext): string;
   /** Why this peer cannot run here (not installed, no equivalent for the scenario…), or null. */

@@ -20,6 +20,7 @@ const jwtRs256: Scenario = {
   name: 'jwt-rs256',
   description: 'GET / with an RS256 bearer token verified by the jwt plugin (verified-token cache on)',
   request: { method: 'GET', path: '/', headers: { authorization: `Bearer ${TOKEN}` } },
+  baseline: 'plain',
   gatewayConfig: (ctx) => ({
     _format_version: '3.0',
     services: [{ name: 'origin', url: ctx.upstreamUrl, routes: [{ name: 'all', paths: ['/'] }] }],

@@ -17,6 +17,7 @@ const keyAuthRateLimiting: Scenario = {
   name: 'key-auth-rate-limiting',
   description: `GET / with a valid apikey header: key-auth over ${CONSUMERS.toLocaleString('en-US')} consumers + rate-limiting (local, by consumer, never reached)`,
   request: { method: 'GET', path: '/', headers: { apikey: KEY } },
+  baseline: 'plain',
   gatewayConfig: (ctx) => ({
     _format_version: '3.0',
     services: [{ name: 'origin', url: ctx.upstreamUrl, routes: [{ name: 'all', paths: ['/'] }] }],

@@ -12,6 +12,7 @@ const keyAuth: Scenario = {
   name: 'key-auth',
   description: `GET / with a valid apikey header, key-auth over ${CONSUMERS.toLocaleString('en-US')} consumers`,
   request: { method: 'GET', path: '/', headers: { apikey: KEY } },
+  baseline: 'plain',
   gatewayConfig: (ctx) => ({
     _format_version: '3.0',
     services: [{ name: 'origin', url: ctx.upstreamUrl, routes: [{ name: 'all', paths: ['/'] }] }],
