@@ -62,6 +62,17 @@ describe('layoutFlameGraph', () => {
     expect(l.rects.find((r) => r.label === '(idle)')).toMatchObject({ x: 10 + 14 * 59, width: 4 * 59 });
   });
 
+  it('can leave idle out: the root is then the busy samples', () => {
+    const busy = layoutFlameGraph(set, { title: 't', hideIdle: true });
+    expect(busy.totalSamples).toBe(16);
+    expect(busy.idleSamples).toBe(4);
+    expect(busy.rects.some((r) => r.label === '(idle)')).toBe(false);
+    // 1180 px for 16 samples.
+    expect(busy.rects.find((r) => r.label.startsWith('onRequest'))!.width).toBeCloseTo((14 * 1180) / 16, 9);
+    const svg = renderFlameGraph(set, { title: 't', hideIdle: true });
+    expect(svg).toContain('14 samples: 70.00% of all, 87.50% of non-idle; 2 on top (self)');
+  });
+
   it('colours by category', () => {
     const hue = (label: string) => Number(/^hsl\((\d+)/.exec(rect(label).fill)![1]);
     expect(hue('onRequest perf/testdata/absent/listener.js:11')).toBeLessThan(30); // ours: orange-red

@@ -16,6 +16,8 @@ export interface FlameGraphOptions {
   width?: number;
   /** Frames narrower than this (px) are not drawn; their samples stay in their parent (default 0.3). */
   minWidth?: number;
+  /** Leave (idle) samples out, so the width is the busy time only (default false: idle is a frame). */
+  hideIdle?: boolean;
 }
 
 export interface FlameRect {
@@ -39,7 +41,9 @@ export interface FlameLayout {
   width: number;
   height: number;
   rects: FlameRect[];
+  /** Samples the root stands for (without idle ones under hideIdle). */
   totalSamples: number;
+  /** (idle) samples, drawn or not. */
   idleSamples: number;
   /** Legend entries actually present: [name, colour]. */
   legend: [string, string][];
@@ -111,9 +115,12 @@ export function layoutFlameGraph(set: ProfileSet, opts: FlameGraphOptions): Flam
     t.stacks.forEach((stack, s) => {
       const n = counts[s]!;
       if (n === 0) return;
-      root.total += n;
       const leaf = stack[stack.length - 1];
-      if (leaf !== undefined && set.frames[leaf]!.category === 'idle') idle += n;
+      if (leaf !== undefined && set.frames[leaf]!.category === 'idle') {
+        idle += n;
+        if (opts.hideIdle === true) return;
+      }
+      root.total += n;
       let node = root;
       for (const f of stack) {
         let child = node.children.get(f);
@@ -169,7 +176,8 @@ const pct = (n: number, of: number): string => (of === 0 ? '-' : ((100 * n) / of
 
 export function renderFlameGraph(set: ProfileSet, opts: FlameGraphOptions): string {
   const l = layoutFlameGraph(set, opts);
-  const nonIdle = l.totalSamples - l.idleSamples;
+  const nonIdle = opts.hideIdle === true ? l.totalSamples : l.totalSamples - l.idleSamples;
+  const all = opts.hideIdle === true ? l.totalSamples + l.idleSamples : l.totalSamples;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${l.width}" height="${l.height}" viewBox="0 0 ${l.width} ${l.height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="${FONT_PX}">`,
     `<rect x="0" y="0" width="${l.width}" height="${l.height}" fill="#fdfdf8"/>`,
@@ -187,7 +195,7 @@ export function renderFlameGraph(set: ProfileSet, opts: FlameGraphOptions): stri
   out.push(...legendItems.reverse());
   for (const r of l.rects) {
     const tip =
-      `${r.label}\n${r.samples.toLocaleString('en-US')} samples: ${pct(r.samples, l.totalSamples)}% of all, ` +
+      `${r.label}\n${r.samples.toLocaleString('en-US')} samples: ${pct(r.samples, all)}% of all, ` +
       `${pct(r.samples, nonIdle)}% of non-idle; ${r.self.toLocaleString('en-US')} on top (self)`;
     out.push(
       `<g><title>${esc(tip)}</title><rect x="${num(r.x)}" y="${r.y}" width="${num(r.width)}" height="${ROW - 1}" fill="${r.fill}" rx="1.5"/>` +

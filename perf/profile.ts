@@ -50,6 +50,7 @@ threads, an SVG flame graph and top-N tables (printed at the end).
   --cpu-affinity V     set PORTCULLIS_CPU_AFFINITY=V for the gateway (auto|off|LIST; default: unset)
   --interval US        sampling interval, microseconds (default 1000; smaller costs the gateway more)
   --top N              rows of the function tables (default 15)
+  --hide-idle          leave (idle) out of the flame graph: its width is then the busy time only
   --whole              keep every sample (start-up, warm-up, drain), not just the profiled window
   --out DIR            results folder (default perf/results/<timestamp>)
   --keep-temp          keep the generated gateway config and logs
@@ -69,6 +70,7 @@ export interface ProfileOptions {
   cpuAffinity: string | null;
   intervalUs: number;
   top: number;
+  hideIdle: boolean;
   whole: boolean;
   out: string | null;
   keepTemp: boolean;
@@ -106,6 +108,7 @@ export function parseProfileOptions(argv: string[]): ProfileOptions {
       'cpu-affinity': { type: 'string' },
       interval: { type: 'string' },
       top: { type: 'string' },
+      'hide-idle': { type: 'boolean' },
       whole: { type: 'boolean' },
       out: { type: 'string' },
       'keep-temp': { type: 'boolean' },
@@ -124,6 +127,7 @@ export function parseProfileOptions(argv: string[]): ProfileOptions {
     cpuAffinity: values['cpu-affinity'] ?? null,
     intervalUs: int('interval', values.interval, 1000, 50, 100_000),
     top: int('top', values.top, 15, 1, 1000),
+    hideIdle: values['hide-idle'] ?? false,
     whole: values.whole ?? false,
     out: values.out ?? null,
     keepTemp: values['keep-temp'] ?? false,
@@ -338,8 +342,10 @@ async function main(): Promise<number> {
       title,
       subtitle: [
         `${scenario.description}; ${tool.name}, ${opts.connections} connections, ${Math.round(load.rps).toLocaleString('en-US')} req/s under the profiler`,
-        `${summary.samples.toLocaleString('en-US')} samples of ${opts.intervalUs} µs, ${idlePct.toFixed(1)}% idle; width = samples of a function and its callees`,
+        `${summary.samples.toLocaleString('en-US')} samples of ${opts.intervalUs} µs, ${idlePct.toFixed(1)}% idle${opts.hideIdle ? ' (not drawn)' : ''}; ` +
+          'width = samples of a function and its callees',
       ],
+      hideIdle: opts.hideIdle,
     }),
   );
   writeFileSync(
