@@ -23,7 +23,8 @@ import { gatewayPeer } from '../bench/peers/gateway.js';
 import type { PeerContext } from '../bench/peers/types.js';
 import { gitCommit, machineInfo } from '../bench/report.js';
 import { loadScenarios } from '../bench/scenarios/index.js';
-import { scenarioRequests, type ScenarioContext } from '../bench/scenarios/types.js';
+import { scenarioRequests } from '../bench/scenarios/types.js';
+import { redisUnavailable, startBenchRedis, type BenchRedis } from '../bench/lib/redis.js';
 import { defaultOriginKind, startUpstream, type OriginKind, type Upstream } from '../bench/upstream.js';
 import { parseCpuProfile, sliceToWindow, windowOverlaps, type CpuProfile } from './cpuprofile.js';
 import { renderMarkdown, repoRoot, summarize } from './cpuprofile-top.js';
@@ -185,12 +186,6 @@ export function readThreadProfiles(dir: string): ThreadProfile[] {
   return out.sort((a, b) => a.threadId - b.threadId);
 }
 
-/** PORTCULLIS_BENCH_REDIS=host:port (the bench's variable), or null. */
-function redisFromEnv(raw: string | undefined): ScenarioContext['redis'] {
-  const m = /^(.+):(\d+)$/.exec(raw ?? '');
-  return m === null ? null : { host: m[1]!, port: Number(m[2]) };
-}
-
 function timestamp(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
@@ -225,11 +220,11 @@ async function main(): Promise<number> {
     process.stderr.write(`perf: --origin nginx: nginx is not installed; ${NGINX_INSTALL_HINT}\n`);
     return 2;
   }
-  let redis: ScenarioContext['redis'] = null;
-  if (scenario.needs?.includes('redis') === true) {
-    redis = redisFromEnv(process.env['PORTCULLIS_BENCH_REDIS']);
-    if (redis === null) {
-      process.stderr.write(`perf: scenario '${scenario.name}' needs Redis: set PORTCULLIS_BENCH_REDIS=host:port\n`);
+  const needsRedis = scenario.needs?.includes('redis') === true;
+  if (needsRedis) {
+    const why = redisUnavailable();
+    if (why !== null) {
+      process.stderr.write(`perf: scenario '${scenario.name}' needs Redis: ${why}\n`);
       return 2;
     }
   }
@@ -238,10 +233,16 @@ async function main(): Promise<number> {
   const entry = profilingEntryPoint(root, profileDir, opts.intervalUs);
 
   let upstream: Upstream | null = null;
+  let benchRedis: BenchRedis | null = null;
   let load: LoadResult | null = null;
   let window = { fromUs: 0, toUs: 0 };
   let origin = '';
   try {
+    if (needsRedis) {
+      benchRedis = await startBenchRedis();
+      log(`redis: ${benchRedis.description}`);
+    }
+    const redis = benchRedis === null ? null : { host: benchRedis.host, port: benchRedis.port };
     upstream = await startUpstream({ kind: originKind, workers: 1, payloadSize: opts.payloadSize, nginx });
     origin = upstream.description;
     log(`origin: ${origin} on ${upstream.url}`);
@@ -288,6 +289,7 @@ async function main(): Promise<number> {
     }
   } finally {
     if (upstream !== null) await upstream.stop();
+    if (benchRedis !== null) await benchRedis.stop();
   }
   if (load === null) throw new Error('no load result');
 
