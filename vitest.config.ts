@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests live beside the code they test (src/, workers/); anything that needs
+// Unit tests live beside the code they test (src/, workers/, bench/, perf/); anything that needs
 // real sockets, threads or processes lives in test/. Both run under `npm test`.
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'workers/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'workers/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts', 'perf/**/*.test.ts', 'native-bindings/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
