@@ -15,6 +15,7 @@
 import { Piscina } from 'piscina';
 import type { BodyOutcome } from './body-check.js';
 import type { BodyTask } from './body-task.js';
+import type { Span } from './plan.js';
 
 /** The pool thread exits after this long without a task. */
 export const IDLE_MS = 30_000;
@@ -42,12 +43,12 @@ export class BodyOffload {
    * failed): the caller then checks inline. `body` is copied once into a buffer whose
    * ownership moves to the pool thread; the original still goes upstream.
    */
-  run(digest: string, name: string, code: Record<string, string>, body: Buffer): Promise<BodyOutcome> {
+  run(digest: string, blob: SharedArrayBuffer, name: string, spans: Record<string, Span>, body: Buffer): Promise<BodyOutcome> {
     const pool = this.start();
     if (pool.queueSize >= MAX_QUEUE) return Promise.reject(new Error('body offload queue full'));
     const copy = new Uint8Array(body.byteLength);
     copy.set(body);
-    const task: BodyTask = { digest, name, code, body: copy };
+    const task: BodyTask = { digest, blob, name, spans, body: copy };
     this.offloaded++;
     return pool.run(task, { transferList: [copy.buffer] }) as Promise<BodyOutcome>;
   }

@@ -19,8 +19,9 @@ import { bodyOffload, type BodyOffload } from './body-offload.js';
 import { isJsonType, mediaType, OperationRuntime, pickMedia, type MediaRuntime } from './operation.js';
 import { cookieValue, headerValue, Malformed, parseCookies, pathValue, queryValue, strictNumberProblem } from './params.js';
 import { PathMatcher, type PathMatch } from './path-matcher.js';
-import { COMPILED_FIELD, COMPILED_FORMAT, normaliseBasePath, type CompiledSpec, type PathOperations, type SpecMeta } from './plan.js';
+import { COMPILED_FIELD, COMPILED_FORMAT, CompiledReader, normaliseBasePath, type CompiledSpec, type PathOperations, type Span, type SpecMeta } from './plan.js';
 import { BODY_REQUIRED, errorsText, issueMessage, METHOD_NOT_ALLOWED, PATH_NOT_FOUND, REQUIRED_MISSING, replyFor, type Issue, type IssueKind } from './replies.js';
+import { ResponseChecker } from './response-check.js';
 import type { OasValidationConfig } from './schema.js';
 import { ValidatorSet, type AjvError } from './spec-runtime.js';
 
@@ -47,11 +48,12 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
   }
   const offload = deps.offload ?? bodyOffload;
   const meta = JSON.parse(compiled.meta) as SpecMeta;
-  const validators = new ValidatorSet((name) => (Object.hasOwn(compiled.code, name) ? compiled.code[name] : undefined));
+  const reader = new CompiledReader(compiled);
+  const validators = new ValidatorSet((name) => reader.code(name));
 
-  // Operation plans, parsed per path on first use.
+  // Operation plans, decoded and parsed per path on first use.
   const pathOps: Array<PathOperations | null> = new Array<PathOperations | null>(compiled.paths.length).fill(null);
-  const opsOf = (i: number): PathOperations => (pathOps[i] ??= JSON.parse(compiled.ops[i]!) as PathOperations);
+  const opsOf = (i: number): PathOperations => (pathOps[i] ??= JSON.parse(reader.ops(i)) as PathOperations);
   const matcher = new PathMatcher(compiled.paths, (i, m) => opsOf(i)[m as keyof PathOperations] !== undefined);
   const runtimes = new Map<string, OperationRuntime>();
 
@@ -179,24 +181,19 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
     return fail(ctx, op, [schemaIssue('body', null, outcome.errors)]);
   }
 
-  /** Which validators the offload thread needs for `name`: it and everything it links to. */
-  function closure(media: MediaRuntime): Record<string, string> {
-    if (media.closure !== null) return media.closure;
-    const out: Record<string, string> = {};
-    const todo = [media.plan.v!];
-    while (todo.length > 0) {
-      const n = todo.pop()!;
-      if (Object.hasOwn(out, n) || !Object.hasOwn(compiled!.code, n)) continue;
-      out[n] = compiled!.code[n]!;
-      for (const l of compiled!.links[n] ?? []) todo.push(l);
-    }
-    return (media.closure = out);
-  }
+  /** Which validators the offload thread needs for a media type: its own and everything it links to. */
+  const closure = (media: MediaRuntime): Record<string, Span> => (media.closure ??= reader.closure(media.plan.v!));
+
+  let offloadAnnounced = false;
 
   function judge(ctx: RequestContext, op: OperationRuntime, media: MediaRuntime, body: Buffer): MaybePromise<Verdict> {
     const name = media.plan.v!;
     if (threshold > 0 && body.length >= threshold && offload.available) {
-      return offload.run(compiled!.digest, name, closure(media), body).then(
+      if (!offloadAnnounced) {
+        offloadAnnounced = true;
+        env.log.info({ large_body_threshold: threshold, bytes: body.length }, 'validating a large request body in the offload thread of this worker');
+      }
+      return offload.run(compiled!.digest, compiled!.blob, name, closure(media), body).then(
         (outcome) => bodyVerdict(ctx, op, outcome),
         // The pool could not take it (queue full, thread failure): the check still happens.
         () => bodyVerdict(ctx, op, checkJsonBody(body, validators.get(name))),
@@ -239,18 +236,26 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
     );
   }
 
+  const access = (ctx: RequestContext): MaybePromise<Verdict> => {
+    const found = locate(ctx);
+    if (!('op' in found)) return fail(ctx, null, [found]);
+    const { op, values } = found;
+    responses?.track(ctx, op);
+    const issues: Issue[] = [];
+    checkParams(ctx, op, values, issues);
+    if (issues.length > 0) {
+      const verdict = fail(ctx, op, issues);
+      if (verdict !== undefined) return verdict;
+    }
+    return checkBody ? checkRequestBody(ctx, op) : undefined;
+  };
+
+  // Response filters only when responses are validated: otherwise no per-response cost at all.
+  const responses = conf.validate_response_body ? new ResponseChecker(validators, env.log, conf.notify_only_response_body_validation_failure, maxBody) : null;
+  if (responses === null) return { access };
   return {
-    access(ctx: RequestContext): MaybePromise<Verdict> {
-      const found = locate(ctx);
-      if (!('op' in found)) return fail(ctx, null, [found]);
-      const { op, values } = found;
-      const issues: Issue[] = [];
-      checkParams(ctx, op, values, issues);
-      if (issues.length > 0) {
-        const verdict = fail(ctx, op, issues);
-        if (verdict !== undefined) return verdict;
-      }
-      return checkBody ? checkRequestBody(ctx, op) : undefined;
-    },
+    access,
+    headerFilter: (ctx) => responses.headerFilter(ctx),
+    bodyFilter: (ctx, chunk, last) => responses.bodyFilter(ctx, chunk, last),
   };
 }

@@ -17,7 +17,7 @@ import { pluginDefinitions } from '../index.js';
 import { pluginSchemas } from '../registry-schemas.js';
 import { BodyOffload } from './body-offload.js';
 import { createOasValidation } from './handler.js';
-import { COMPILED_FIELD, type CompiledSpec } from './plan.js';
+import { COMPILED_FIELD, CompiledReader, type CompiledSpec } from './plan.js';
 import type { OasValidationConfig } from './schema.js';
 import { decodeSpecText } from './spec-parse.js';
 
@@ -172,10 +172,12 @@ describe('oas-validation config', () => {
 
   it('compiles the spec into the normalised config (plan and validator code, no user input there)', () => {
     const compiled = load(petStore)[COMPILED_FIELD];
-    expect(compiled.format).toBe(1);
+    expect(compiled.format).toBe(2);
     expect(compiled.paths).toEqual(['/pets', '/pets/mine', '/pets/{petId}']);
     expect(JSON.parse(compiled.meta)).toMatchObject({ version: '3.0', basePaths: ['/v1'] });
-    expect(Object.keys(compiled.code).length).toBeGreaterThan(2);
+    // Shared with the workers, not copied into each (a SharedArrayBuffer crosses threads by reference).
+    expect(compiled.blob).toBeInstanceOf(SharedArrayBuffer);
+    expect(Object.keys(new CompiledReader(compiled).index.code).length).toBeGreaterThan(2);
     // The same spec compiles to the same bytes (the config hash must not change on reload).
     expect(load(petStore)[COMPILED_FIELD].digest).toBe(compiled.digest);
   });
@@ -330,11 +332,17 @@ describe('spec compilation', () => {
     const spec = { ...HEAD30, paths, components: { schemas: { Person: { type: 'object', properties: { name: { type: 'string' } } } } } };
     const conf = load(spec);
     // One body validator (the component's), not fifty.
-    expect(Object.keys(conf[COMPILED_FIELD].code)).toEqual(['Bd0']);
+    expect(Object.keys(new CompiledReader(conf[COMPILED_FIELD]).index.code)).toEqual(['Bd0']);
     // Evaluation is lazy: broken code of an operation nobody calls does not break create()
     // or the other operations (the first request of an operation evaluates its validators).
     const other = load({ ...spec, paths: { ...paths, '/q': { get: { parameters: [{ name: 'n', in: 'query', schema: { type: 'integer' } }] } } } });
-    const compiled: CompiledSpec = { ...other[COMPILED_FIELD], code: { ...other[COMPILED_FIELD].code, Bd0: 'this is not javascript' } };
+    const good = other[COMPILED_FIELD];
+    const blob = new SharedArrayBuffer(good.blob.byteLength);
+    const bytes = Buffer.from(blob);
+    Buffer.from(good.blob).copy(bytes);
+    const [at, len] = new CompiledReader(good).index.code.Bd0!;
+    bytes.fill(0x20, at, at + len).write('this is not javascript', at);
+    const compiled: CompiledSpec = { ...good, blob };
     const h = createOasValidation({ ...other, [COMPILED_FIELD]: compiled }, { log: { warn() {}, info() {}, error() {} } } as unknown as PluginEnv);
     expect(sync(h, { path: '/q', query: 'n=3' })).toBeUndefined();
     expect(msg(sync(h, { path: '/q', query: 'n=x' }))).toBe("request param doesn't conform to schema");
@@ -686,5 +694,69 @@ describe('answers', () => {
     expect(logs[1]!.obj).toMatchObject({ operation: 'POST /pets', failures: [{ in: 'body', name: null }] });
     expect(logs[2]!.obj).toMatchObject({ operation: null, failures: [{ in: 'route', error: 'path not found in api specification' }] });
     expect(JSON.stringify(logs)).not.toContain('sk_live');
+  });
+});
+
+describe('validate_response_body', () => {
+  const spec = {
+    ...HEAD30,
+    paths: {
+      '/items/{id}': {
+        get: {
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: {
+            '200': { description: 'ok', content: { 'application/json': { schema: { $ref: '#/components/schemas/Item' } } } },
+            '4XX': { description: 'client error', content: { 'application/problem+json': { schema: { type: 'object', required: ['title'] } } } },
+            default: { description: 'other', content: { 'text/plain': {} } },
+          },
+        },
+      },
+    },
+    components: { schemas: { Item: { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, name: { type: 'string' } } } } },
+  };
+
+  /** Runs access, header and body filters as the proxy would; returns what the client gets. */
+  function respond(h: PluginHandler, status: number, headers: Record<string, string>, chunks: string[]): { sent: string; aborted: LocalReply | null } {
+    const ctx = ctxFor({ path: '/items/1' });
+    expect(h.access!(ctx)).toBeUndefined();
+    ctx.response = { status, headers, source: 'upstream' };
+    h.headerFilter!(ctx);
+    let sent = '';
+    chunks.forEach((c, i) => {
+      sent += h.bodyFilter!(ctx, Buffer.from(c), i === chunks.length - 1).toString();
+    });
+    return { sent, aborted: ctx.responseAbort };
+  }
+
+  it('holds a JSON response back and sends it whole when it conforms', () => {
+    const { h } = plugin(spec, { validate_response_body: true });
+    expect(respond(h, 200, { 'content-type': 'application/json' }, ['{"id":', '1,"name"', ':"a"}', ''])).toEqual({ sent: '{"id":1,"name":"a"}', aborted: null });
+  });
+
+  it('cuts a response that does not conform (its head is out) and logs why; notify-only sends and logs it', () => {
+    const { h, logs } = plugin(spec, { validate_response_body: true });
+    const r = respond(h, 200, { 'content-type': 'application/json' }, ['{"id":"one"}', '']);
+    expect(r.sent).toBe('');
+    expect(r.aborted).toEqual({ status: 406, message: "response body doesn't conform to schema" });
+    expect(logs[0]).toMatchObject({ msg: 'upstream response does not conform to the OpenAPI spec: response cut', obj: { operation: 'GET /items/{id}', status: 200, error: '/id must be integer' } });
+    const problem = respond(h, 404, { 'content-type': 'application/problem+json' }, ['{"detail":"x"}']);
+    expect(problem.aborted?.status).toBe(406);
+    const n = plugin(spec, { validate_response_body: true, notify_only_response_body_validation_failure: true });
+    expect(respond(n.h, 200, { 'content-type': 'application/json' }, ['{"id":"one"}', ''])).toEqual({ sent: '{"id":"one"}', aborted: null });
+    expect(n.logs[0]!.msg).toBe('upstream response does not conform to the OpenAPI spec (notify only: sent)');
+  });
+
+  it('passes what it cannot or need not check: other media types, compressed bodies, bodies over the cap', () => {
+    const { h } = plugin(spec, { validate_response_body: true, max_request_body_size: 16 });
+    expect(respond(h, 500, { 'content-type': 'text/plain' }, ['oops'])).toEqual({ sent: 'oops', aborted: null });
+    expect(respond(h, 200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, ['\x1f\x8b..'])).toEqual({ sent: '\x1f\x8b..', aborted: null });
+    expect(respond(h, 200, { 'content-type': 'application/json' }, ['{"id":"a-long-id-', 'that-is-not-an-integer"}', ''])).toEqual({
+      sent: '{"id":"a-long-id-that-is-not-an-integer"}',
+      aborted: null,
+    });
+    // Off by default: no filters at all.
+    const { h: off } = plugin(spec);
+    expect(off.headerFilter).toBeUndefined();
+    expect(off.bodyFilter).toBeUndefined();
   });
 });

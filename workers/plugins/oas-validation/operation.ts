@@ -3,12 +3,12 @@
  * once (where each path parameter sits in the template, which query and header names the
  * operation declares). Built on the first request that reaches the operation.
  */
-import { pathVariables, type MediaPlan, type OperationPlan, type ParamPlan, type SpecMeta } from './plan.js';
+import { pathVariables, type MediaPlan, type OperationPlan, type ParamPlan, type Span, type SpecMeta } from './plan.js';
 
 export interface MediaRuntime {
   readonly plan: MediaPlan;
-  /** Source of the validator and everything it links to, for the offload pool; built on first use. */
-  closure: Record<string, string> | null;
+  /** Where the validator and everything it links to are in the blob, for the offload pool; built on first use. */
+  closure: Record<string, Span> | null;
 }
 
 export class OperationRuntime {
@@ -23,6 +23,8 @@ export class OperationRuntime {
   /** Header names the operation declares (lowercase), plus cookie when it has cookie parameters. */
   readonly headerNames: Set<string>;
   readonly media: MediaRuntime[];
+  /** Response media types by status ("200", "2XX", "DEFAULT"), when validate_response_body compiled them. */
+  readonly responses: Map<string, MediaRuntime[]> | null;
   readonly declared: Set<string>;
 
   constructor(
@@ -55,6 +57,14 @@ export class OperationRuntime {
     if (meta.apiKeys.cookie.length > 0) this.headerNames.add('cookie');
     this.anyQuery = anyQuery;
     this.media = (plan.body?.media ?? []).map((m) => ({ plan: m, closure: null }));
+    this.responses = plan.responses === null ? null : new Map(Object.entries(plan.responses).map(([status, list]) => [status, list.map((m) => ({ plan: m, closure: null }))]));
+  }
+
+  /** The response media types declared for a status: exact code, then its class (2XX), then default. */
+  responseMedia(status: number): MediaRuntime[] | null {
+    const r = this.responses;
+    if (r === null) return null;
+    return r.get(String(status)) ?? r.get(`${Math.floor(status / 100)}XX`) ?? r.get('DEFAULT') ?? null;
   }
 
   /** The query argument is neither declared nor an apiKey (query_parameter_check). */

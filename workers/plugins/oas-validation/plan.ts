@@ -9,29 +9,82 @@
 export const COMPILED_FIELD = '$compiled';
 
 /** Bumped whenever the shape below changes: a worker refuses a compiled spec it does not know. */
-export const COMPILED_FORMAT = 1;
+export const COMPILED_FORMAT = 2;
 
+/**
+ * A compiled spec. The bulk of it (every path's operation plan and every validator's
+ * source, tens of MB for thousands of paths) is UTF-8 in one SharedArrayBuffer: posting the
+ * config to the workers shares that memory instead of copying it into each of them, and a
+ * worker decodes a path's plan or a validator's source when a request first needs it.
+ * (The config hash sees the buffer as `{}`; `digest`, which is hashed, covers its content.)
+ */
 export interface CompiledSpec {
   format: number;
-  /** sha256 (hex) over the plan and the code: names this compilation in the offload pool's cache. */
+  /** sha256 (hex) over everything below: names this compilation (config hash, offload cache). */
   digest: string;
   /** JSON of the SpecMeta. */
   meta: string;
   /** Path templates as written in the spec (/pets/{petId}), in spec order. */
   paths: string[];
+  /** UTF-8: for each path, JSON of its PathOperations; then each validator's source. */
+  blob: SharedArrayBuffer;
+  /** JSON of a BlobIndex. */
+  index: string;
+}
+
+/** Where things are in CompiledSpec.blob: [byte offset, byte length]. */
+export type Span = [number, number];
+
+export interface BlobIndex {
+  /** Per path (same order as CompiledSpec.paths). */
+  ops: Span[];
   /**
-   * For each path, JSON of its PathOperations. Kept as strings, one per path: a worker
-   * parses a path's plan when a request first matches it, not 5,000 of them at create().
+   * Validator sources by name: ajv standalone code, a CommonJS module body that may call
+   * `link(name)` for another validator. "P…" validators coerce strings (parameters), "B…"
+   * ones never do (bodies).
    */
-  ops: string[];
-  /**
-   * JavaScript source of each validator (ajv standalone code, a CommonJS module body that
-   * may call `link(name)` for another validator), by name: "P…" validators coerce strings
-   * (parameters), "B…" ones never do (bodies). Evaluated one by one, on first use.
-   */
-  code: Record<string, string>;
-  /** The validators each one links to: what the offload pool needs along with it. */
+  code: Record<string, Span>;
+  /** The validators each one links to: what the offload thread needs along with it. */
   links: Record<string, string[]>;
+}
+
+/** Reads a CompiledSpec's blob (per worker: the index is parsed once, slices decoded on demand). */
+export class CompiledReader {
+  readonly index: BlobIndex;
+  private readonly bytes: Buffer;
+
+  constructor(readonly spec: CompiledSpec) {
+    this.index = JSON.parse(spec.index) as BlobIndex;
+    this.bytes = Buffer.from(spec.blob);
+  }
+
+  private text(span: Span): string {
+    return this.bytes.toString('utf8', span[0], span[0] + span[1]);
+  }
+
+  /** JSON of the operations of path `i`. */
+  ops(i: number): string {
+    return this.text(this.index.ops[i]!);
+  }
+
+  /** Source of validator `name`, or undefined. */
+  code(name: string): string | undefined {
+    const span = Object.hasOwn(this.index.code, name) ? this.index.code[name] : undefined;
+    return span === undefined ? undefined : this.text(span);
+  }
+
+  /** `name` and every validator it reaches through links, with their spans. */
+  closure(name: string): Record<string, Span> {
+    const out: Record<string, Span> = {};
+    const todo = [name];
+    while (todo.length > 0) {
+      const n = todo.pop()!;
+      if (Object.hasOwn(out, n) || !Object.hasOwn(this.index.code, n)) continue;
+      out[n] = this.index.code[n]!;
+      for (const l of this.index.links[n] ?? []) todo.push(l);
+    }
+    return out;
+  }
 }
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;

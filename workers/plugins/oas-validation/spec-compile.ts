@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import RE2 from 're2';
-import type { CompiledSpec, MediaPlan, OperationPlan, ParamLocation, ParamPlan, ParamShape, PathOperations, SpecMeta } from './plan.js';
+import type { BlobIndex, CompiledSpec, MediaPlan, OperationPlan, ParamLocation, ParamPlan, ParamShape, PathOperations, Span, SpecMeta } from './plan.js';
 import { COMPILED_FORMAT, HTTP_METHODS, normaliseBasePath, pathVariables } from './plan.js';
 import { parseSpecText, type SpecDocument } from './spec-parse.js';
 import { escapeToken, LINK, refPointer, resolvePointer, SchemaTranslator, SpecError } from './spec-translate.js';
@@ -448,6 +448,31 @@ function apiKeyNames(doc: SpecDocument, deref: (o: unknown, at: string) => Recor
   return out;
 }
 
+/** Lays the plan and the code out in one SharedArrayBuffer (see CompiledSpec). */
+export function pack(meta: string, paths: string[], ops: string[], code: Record<string, string>, links: Record<string, string[]>): CompiledSpec {
+  const parts: Buffer[] = [];
+  let at = 0;
+  const put = (text: string): Span => {
+    const b = Buffer.from(text, 'utf8');
+    parts.push(b);
+    const span: Span = [at, b.length];
+    at += b.length;
+    return span;
+  };
+  const index: BlobIndex = { ops: ops.map(put), code: {}, links };
+  for (const name of Object.keys(code).sort()) index.code[name] = put(code[name]!);
+  const blob = new SharedArrayBuffer(at);
+  const view = Buffer.from(blob);
+  let off = 0;
+  for (const b of parts) {
+    b.copy(view, off);
+    off += b.length;
+  }
+  const indexJson = JSON.stringify(index);
+  const digest = createHash('sha256').update(meta).update('\0').update(JSON.stringify(paths)).update('\0').update(indexJson).update('\0').update(view).digest('hex');
+  return { format: COMPILED_FORMAT, digest, meta, paths, blob, index: indexJson };
+}
+
 /** Parses and compiles a spec; a string is the reason it cannot be used. */
 export function compileSpec(text: string, opts: CompileOptions): CompiledSpec | string {
   const parsed = parseSpecText(text);
@@ -456,12 +481,7 @@ export function compileSpec(text: string, opts: CompileOptions): CompiledSpec | 
     const c = new Compiler(parsed.doc, parsed.version, opts);
     const plan = c.plan();
     const { code, links } = c.code();
-    const meta = JSON.stringify(plan.meta);
-    const ops = plan.ops.map((o) => JSON.stringify(o));
-    const hash = createHash('sha256').update(meta);
-    for (let i = 0; i < ops.length; i++) hash.update('\0').update(plan.paths[i]!).update('\0').update(ops[i]!);
-    for (const name of Object.keys(code).sort()) hash.update('\0').update(name).update('\0').update(code[name]!);
-    return { format: COMPILED_FORMAT, digest: hash.digest('hex'), meta, paths: plan.paths, ops, code, links };
+    return pack(JSON.stringify(plan.meta), plan.paths, plan.ops.map((o) => JSON.stringify(o)), code, links);
   } catch (err) {
     if (err instanceof SpecError) return err.message;
     return `the API spec cannot be compiled: ${(err as Error).message}`;
