@@ -146,40 +146,40 @@ function seenCount(path: string): number {
   return upstream.seen.filter((s) => s.url.startsWith(path)).length;
 }
 
-/** A chunked JSON upload over a raw socket, sent until the gateway answers (or `total` bytes). */
-function chunkedJsonUpload(path: string, total: number): Promise<{ status: number | null; text: string }> {
+/**
+ * A chunked JSON upload over a raw socket, one 16 KB chunk every few ms until the gateway
+ * answers (or `total` bytes went out). Paced, and stopped at the first answer byte, so the
+ * answer is read before the gateway closes a connection whose body it did not read (a
+ * flood would have that close turn into a reset that discards the answer).
+ */
+function chunkedJsonUpload(path: string, total: number): Promise<{ status: number | null; text: string; sent: number }> {
   return new Promise((resolve) => {
     const sock = connect(gw.proxyPort, '127.0.0.1');
     let text = '';
-    let sent = 0;
+    let sent = 1; // the opening "{" chunk
+    let answered = false;
     const piece = Buffer.alloc(16 * 1024, 0x20); // JSON whitespace
+    const framed = Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]);
     const finish = () => {
+      clearInterval(pump);
       clearTimeout(timer);
       sock.destroy();
       const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ status: m ? Number(m[1]) : null, text });
+      resolve({ status: m ? Number(m[1]) : null, text, sent });
     };
     const timer = setTimeout(finish, 10_000);
+    const pump = setInterval(() => {
+      if (answered || sock.destroyed || sent >= total) return;
+      sent += piece.length;
+      sock.write(framed);
+    }, 3);
     sock.on('data', (d) => {
+      answered = true;
       text += d.toString('latin1');
-      if (/\r\n\r\n[\s\S]*\}$/.test(text)) finish();
     });
     sock.on('error', () => undefined);
     sock.on('close', finish);
-    sock.once('connect', () => {
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
-      const pump = () => {
-        while (sent < total && !sock.destroyed) {
-          sent += piece.length;
-          if (!sock.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]))) {
-            sock.once('drain', pump);
-            return;
-          }
-        }
-      };
-      sock.write('1\r\n{\r\n');
-      pump();
-    });
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: gw.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`);
   });
 }
 
@@ -257,6 +257,10 @@ describe('request-transformer on the wire: bodies', () => {
     expectError(await httpReq(gw.proxyPort, '/rt/json', { method: 'POST', headers: [['Content-Type', 'application/json']], body: big }), 413, 'Request size limit exceeded');
     const r = await chunkedJsonUpload('/rt/json', 1024 * 1024);
     expect(r.status).toBe(413);
+    expect(JSON.parse(r.text.slice(r.text.indexOf('\r\n\r\n') + 4)).message).toBe('Request size limit exceeded');
+    // Answered once the limit was crossed, long before the whole upload.
+    expect(r.sent).toBeGreaterThan(65536);
+    expect(r.sent).toBeLessThan(1024 * 1024);
     expect(seenCount('/rt/json')).toBe(before);
   });
 
