@@ -113,7 +113,7 @@ export class Progress {
     if (this.phase !== null) {
       const elapsed = (Date.now() - this.phase.startedAt) / 1000;
       current = Math.min(elapsed, this.phase.seconds);
-      phase = this.phase.seconds >= 2 ? `${this.phase.name} ${Math.min(Math.floor(elapsed), this.phase.seconds)}/${this.phase.seconds} s` : this.phase.name;
+      phase = this.phase.seconds >= 2 && Number.isInteger(this.phase.seconds) ? `${this.phase.name} ${Math.min(Math.floor(elapsed), this.phase.seconds)}/${this.phase.seconds} s` : this.phase.name;
     }
     const done = this.doneSec + current;
     return { fraction: this.totalSec > 0 ? done / this.totalSec : 0, label: this.label, phase, leftSec: this.totalSec - done };
@@ -121,7 +121,9 @@ export class Progress {
 
   private draw(): void {
     if (!this.enabled) return;
-    const line = renderProgressLine(this.state(), this.out.columns ?? 100);
+    // A pseudo-terminal may report 0 columns: assume a usual width then.
+    const columns = (this.out.columns ?? 0) >= 40 ? this.out.columns : 100;
+    const line = renderProgressLine(this.state(), columns);
     this.out.write(`\r\x1b[2K${line}`);
     this.drawn = true;
   }

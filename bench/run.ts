@@ -21,7 +21,7 @@ import { renderChartSvg } from './render/chart.js';
 import { renderMarkdown } from './render/markdown.js';
 import { gitCommit, machineInfo, renderText } from './report.js';
 import { writeResults, type BenchResults, type ScenarioResult } from './results.js';
-import { loadScenarios } from './scenarios/index.js';
+import { loadScenarios, suiteOrder } from './scenarios/index.js';
 import type { Scenario } from './scenarios/types.js';
 import { candidatePeers, linkBaselineScenarios, plannedRunSec, runScenario } from './suite.js';
 import { defaultOriginKind, startUpstream, type Upstream } from './upstream.js';
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
   const scenarios = await loadScenarios();
   let names: string[];
   try {
-    names = resolveScenarioNames(opts.scenario, [...scenarios.keys()]);
+    names = resolveScenarioNames(opts.scenario, suiteOrder(scenarios.keys()));
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     return 2;

@@ -8,6 +8,7 @@ import json64k from './scenarios/json-64k.js';
 import json64kProtected from './scenarios/json-64k-protected.js';
 import plain from './scenarios/plain.js';
 import smallUnder64k from './scenarios/small-get-under-json-64k.js';
+import { suiteOrder } from './scenarios/index.js';
 import { scenarioRequests, type Scenario } from './scenarios/types.js';
 import { candidatePeers, linkBaselineScenarios, scenarioMode } from './suite.js';
 
@@ -79,5 +80,19 @@ describe('linkBaselineScenarios', () => {
     const latency = result('json-64k-protected', 'latency', [s('gateway', 7_500, 80)]);
     linkBaselineScenarios([base, latency], scenarios);
     expect(latency.vsBaselineScenario).toBeNull();
+  });
+});
+
+describe('suiteOrder', () => {
+  it('runs the plain proxy first, the policies, bodies, tables, contention, then anything new by name', () => {
+    expect(suiteOrder(['zeta', 'consumers-100k', 'json-64k', 'plain', 'alpha', 'key-auth-rate-limiting', 'small-get-under-json-64k'])).toEqual([
+      'plain',
+      'key-auth-rate-limiting',
+      'json-64k',
+      'consumers-100k',
+      'small-get-under-json-64k',
+      'alpha',
+      'zeta',
+    ]);
   });
 });

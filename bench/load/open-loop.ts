@@ -46,7 +46,8 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   const variants = (opts.requests ?? [opts.request]).map((r) => rawRequest(r, `${HOST}:${opts.port}`));
   const timeoutMs = opts.timeoutSec * 1000;
   const recorder = new LatencyRecorder();
-  const statusCodes: Record<string, number> = {};
+  /** Responses by status code (the parser only passes 200..599). */
+  const byStatus = new Float64Array(600);
   let errors = 0;
   let timeouts = 0;
   let unexpected = 0;
@@ -67,8 +68,7 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
     c.busy = false;
     inFlight--;
     completed++;
-    const key = String(status);
-    statusCodes[key] = (statusCodes[key] ?? 0) + 1;
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
     if (status !== opts.expectStatus) unexpected++;
     recorder.record(schedule!.intendedAt(c.k), c.sentAt, now);
     idle.push(c);
@@ -127,7 +127,7 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
       c.busy = true;
       inFlight++;
       c.k = sent;
-      c.sentAt = performance.now();
+      c.sentAt = now;
       c.socket.write(variants[sent % variants.length] as Buffer);
       sent++;
     }
@@ -205,6 +205,10 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
         const cpu = process.cpuUsage(cpu0);
         const s = schedule as Schedule;
         const { latencyMs, uncorrectedMs, sendLagMs } = recorder.summary();
+        const statusCodes: Record<string, number> = {};
+        byStatus.forEach((n, code) => {
+          if (n > 0) statusCodes[String(code)] = n;
+        });
         resolve({
           tool: 'open-loop',
           durationSec: opts.durationSec,

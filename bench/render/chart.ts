@@ -41,7 +41,16 @@ const SPARE_COLOURS = ['#8e5fb8', '#c2577f', '#3bb0a8', '#b5a33a', '#6b6b6b'];
 
 export function peerColours(peers: string[]): string[] {
   let spare = 0;
-  return peers.map((p) => KNOWN_COLOURS.find(([re]) => re.test(p))?.[1] ?? SPARE_COLOURS[spare++ % SPARE_COLOURS.length]!);
+  const taken = new Set<string>();
+  return peers.map((p) => {
+    // A known colour goes to the first peer that matches it; a second "gateway + ..." row gets a spare one.
+    const known = KNOWN_COLOURS.find(([re]) => re.test(p))?.[1];
+    if (known !== undefined && !taken.has(known)) {
+      taken.add(known);
+      return known;
+    }
+    return SPARE_COLOURS[spare++ % SPARE_COLOURS.length]!;
+  });
 }
 
 const finite = (n: number | null | undefined): number | null => (n === null || n === undefined || !Number.isFinite(n) ? null : n);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../load/types.js';
 import type { PeerSummary, RunRecord } from '../report.js';
 import type { BenchResults, ScenarioResult, ScenarioSettings } from '../results.js';
-import { chartRows, chartSpec, renderChartSvg } from './chart.js';
+import { chartRows, chartSpec, peerColours, renderChartSvg } from './chart.js';
 import { formatBytes, renderMarkdown } from './markdown.js';
 
 function summary(peer: string, over: Partial<PeerSummary> = {}): PeerSummary {
@@ -202,6 +202,12 @@ describe('renderMarkdown', () => {
 });
 
 describe('the SVG chart', () => {
+  it('gives every peer its own colour, the usual ones always the same', () => {
+    expect(peerColours(['gateway', 'nginx', 'origin (direct)'])).toEqual(['#2f6db5', '#3a9a48', '#9d9d9d']);
+    const c = peerColours(['gateway, alone', 'gateway + 1 MB validated POSTs', 'gateway + 64 KB validated POSTs', 'gateway (plain)', 'other']);
+    expect(new Set(c).size).toBe(5);
+  });
+
   it('has one data row per scenario and peer that ran, open-loop scenarios labelled when modes are mixed', () => {
     const rows = chartRows(fixture());
     expect(rows.map((r) => `${r.scenario}/${r.peer}`)).toEqual([

@@ -25,3 +25,30 @@ export async function loadScenarios(): Promise<Map<string, Scenario>> {
   }
   return map;
 }
+
+/**
+ * The order of `--scenario all` and of the report: the plain proxy, then policies on it, then large
+ * bodies, then large tables, then the open-loop contention scenarios. Scenarios not listed follow,
+ * by name.
+ */
+const SUITE_ORDER = [
+  'plain',
+  'key-auth',
+  'key-auth-rate-limiting',
+  'jwt-rs256',
+  'rate-limiting-redis',
+  'json-64k',
+  'json-64k-protected',
+  'routes-10k',
+  'consumers-100k',
+  'small-get-under-json-64k',
+  'small-get-under-json-1m',
+];
+
+export function suiteOrder(names: Iterable<string>): string[] {
+  const rank = (n: string): number => {
+    const i = SUITE_ORDER.indexOf(n);
+    return i < 0 ? SUITE_ORDER.length : i;
+  };
+  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
