@@ -189,9 +189,8 @@ export class Runloop implements ProxyHost {
       return;
     }
     const route = ctx.route!;
-    const host = route.preserve_host
-      ? (ctx.headers['host'] as string)
-      : (gen.balancer.hostHeaderOverride(service) ?? target.hostHeader);
+    const host =
+      ctx.upstreamHost ?? (route.preserve_host ? (ctx.headers['host'] as string) : (gen.balancer.hostHeaderOverride(service) ?? target.hostHeader));
     const headers = upstreamRequestHeaders(ctx, {
       host,
       trustedPeer: !this.trusted.empty && this.trusted.has(ctx.remoteAddress),
@@ -215,7 +214,7 @@ export class Runloop implements ProxyHost {
         {
           // The query as plugins left it (hide_credentials may have removed arguments).
           path: ctx.query.length > 0 ? `${ctx.upstreamPath}?${ctx.query}` : ctx.upstreamPath,
-          method: ctx.method,
+          method: ctx.upstreamMethod ?? ctx.method,
           headers,
           body,
           headersTimeout: service.read_timeout,
@@ -260,7 +259,7 @@ export class Runloop implements ProxyHost {
     this.reply(ctx, ex, { status, message: defaultMessage(status) });
   }
 
-  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[]): HeaderValue[] {
+  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[], contentLength: number): HeaderValue[] {
     const now = ctx.upstreamHeadersAt;
     raw.push(
       'X-Kong-Upstream-Latency',
@@ -278,7 +277,7 @@ export class Runloop implements ProxyHost {
       for (const [k, v] of extra) raw.push(k, v);
     }
     if (!hasHeaderFilter(ctx)) return raw;
-    ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream' };
+    ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream', contentLength };
     runHeaderFilter(ctx);
     return fromHeaderObject(ctx.response.headers);
   }

@@ -115,6 +115,12 @@ services:
         plugins:
           - name: request-transformer
             config: { replace: { headers: ["host:internal.example:8443"] } }
+      - name: rt-host-plain
+        paths: [/rt/plain-host]
+        strip_path: false
+        plugins:
+          - name: request-transformer
+            config: { replace: { headers: ["host:internal.example:8443"] } }
 `;
 }
 
@@ -324,6 +330,11 @@ describe('request-transformer on the wire: path, method, Host', () => {
     const e = echoOf(await httpReq(gw.proxyPort, '/rt/host', { headers: [['Host', 'public.example']] }));
     expect(e.headers['host']).toBe('internal.example:8443');
     expect(e.headers['x-forwarded-host']).toBe('public.example');
+  });
+
+  it('replaces the upstream Host on a route without preserve_host too (Kong upstream_host)', async () => {
+    const e = echoOf(await httpReq(gw.proxyPort, '/rt/plain-host', { headers: [['Host', 'public.example']] }));
+    expect(e.headers['host']).toBe('internal.example:8443');
   });
 
   it('keeps serving after all of the above', async () => {

@@ -20,6 +20,8 @@ export interface ResponseState {
   headers: Record<string, string | string[]>;
   /** 'upstream' for a proxied response, 'gateway' for a local reply (Kong's `source`). */
   source: 'upstream' | 'gateway';
+  /** The upstream's Content-Length, -1 for a chunked or close-delimited body; absent for a local reply. */
+  contentLength?: number;
 }
 
 export interface ConsumerIdentity {
@@ -74,6 +76,10 @@ export class RequestContext {
   upstreamPath = '';
   /** The path prefix strip_path removed (sent upstream as X-Forwarded-Prefix), or null. */
   strippedPrefix: string | null = null;
+  /** Method for the upstream request when a plugin changed it (Kong's kong.service.request.set_method), else null. */
+  upstreamMethod: string | null = null;
+  /** Host header for the upstream request when a plugin set it (Kong's upstream_host), else null: preserve_host decides. */
+  upstreamHost: string | null = null;
 
   consumer: ConsumerIdentity | null = null;
   credential: CredentialIdentity | null = null;
@@ -148,6 +154,12 @@ export class RequestContext {
   /** Query arguments, parsed on first use (Kong's kong.request.get_query shapes). */
   queryArgs(): QueryArgs {
     return (this.parsedQuery ??= parseQuery(this.query));
+  }
+
+  /** Replaces the query sent upstream (Kong's kong.service.request.set_query); later plugins read the new one. */
+  setQuery(query: string): void {
+    this.query = query;
+    this.parsedQuery = null;
   }
 
   /** Removes an argument from the query sent upstream (hide_credentials). */

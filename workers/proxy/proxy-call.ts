@@ -22,7 +22,7 @@ export interface ProxyHost {
   /** A failure before the response head: answer with a Kong-style error. */
   failUpstream(ctx: RequestContext, ex: Downstream, status: number, err: Error): void;
   /** Headers phase hook: returns the final header list (plugins may edit). */
-  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[]): HeaderValue[];
+  responseHeaders(ctx: RequestContext, status: number, raw: HeaderValue[], contentLength: number): HeaderValue[];
   /** Body filter hook, or null when no plugin filters bodies on this route. */
   bodyFilter(ctx: RequestContext): ((chunk: Buffer, last: boolean) => Buffer) | null;
   /** The exchange is over (response sent, or abandoned). */
@@ -210,7 +210,7 @@ export class ProxyCall implements UpstreamHandler {
     if (viaIndex >= 0) headers[viaIndex + 1] = `${headers[viaIndex + 1]!.toString()}, ${VIA_TOKEN}`;
     else headers.push('Via', VIA_TOKEN);
 
-    const final = this.host.responseHeaders(ctx, statusCode, headers);
+    const final = this.host.responseHeaders(ctx, statusCode, headers, contentLength);
     const replacement = ctx.responseAbort;
     if (replacement !== null) {
       // A header filter refused the upstream's response (e.g. over a size limit): nothing

@@ -30,7 +30,7 @@ export function allowedBytes(conf: ResponseSizeLimitingConfig): number {
  * does not report it (see README): the body is then counted as it streams.
  */
 function upstreamContentLength(ctx: RequestContext): number | undefined {
-  return (ctx.response as { contentLength?: number } | null)?.contentLength;
+  return ctx.response?.contentLength;
 }
 
 export function createResponseSizeLimiting(conf: ResponseSizeLimitingConfig, env?: PluginEnv): PluginHandler {

@@ -136,7 +136,7 @@ export function createResponseTransformer(conf: ResponseTransformerConfig, env?:
       if (!isJsonContentType(h['content-type'])) return;
       const coding = codingOf(h['content-encoding']);
       if (coding === 'unsupported') return refuse(ctx, `Content-Encoding '${String(h['content-encoding']).slice(0, 40)}' cannot be decoded`);
-      const length = (r as { contentLength?: number }).contentLength ?? -1;
+      const length = r.contentLength ?? -1;
       if (length > limit) return refuse(ctx, 'JSON body over max_body_size');
       // The edited body goes out decoded (and is framed by the gateway).
       if (coding !== null) delete h['content-encoding'];
