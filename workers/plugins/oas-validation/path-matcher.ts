@@ -11,6 +11,11 @@
  * A segment is either a literal, a whole-segment variable ({id}) or a mixed segment
  * (report.{format}, v{major}.{minor}), matched by an anchored RE2 pattern built from the
  * escaped literal parts. One trailing slash of a request is ignored (/pets/ is /pets).
+ *
+ * The trie is built lazily: a node sorts the templates below it into children when a
+ * request first reaches it. create() then costs nothing per template, and a reload with
+ * thousands of paths does not stall the worker; each branch is built once, by the first
+ * request that walks it.
  */
 import RE2 from 're2';
 
@@ -27,6 +32,10 @@ class TrieNode {
   ends: number[] | null = null;
   /** Mixed-segment patterns of `vars` by source, so two templates share an edge. */
   varKeys: string[] | null = null;
+  /** Templates below this node not yet sorted into its children (see expand()). */
+  pending: number[] | null = null;
+
+  constructor(readonly depth: number) {}
 }
 
 export interface PathMatch {
@@ -60,47 +69,55 @@ function decodeSegment(s: string): string {
 }
 
 export class PathMatcher {
-  private readonly root = new TrieNode();
+  private readonly root = new TrieNode(0);
   private readonly values: string[] = [];
+  private readonly segments: Array<string[] | undefined>;
 
   /**
    * `templates` in spec order; `hasMethod(index, method)` says whether a template's path
    * item has an operation for a (lowercase) method.
    */
   constructor(
-    templates: readonly string[],
+    private readonly templates: readonly string[],
     private readonly hasMethod: (index: number, method: string) => boolean,
   ) {
-    templates.forEach((t, i) => this.insert(t, i));
+    this.segments = new Array<string[] | undefined>(templates.length);
+    this.root.pending = Array.from(templates.keys());
   }
 
-  private insert(template: string, index: number): void {
-    let node = this.root;
-    for (const seg of splitPath(template)) {
-      const open = seg.indexOf('{');
-      if (open < 0) {
-        const key = decodeSegment(seg);
-        node.literals ??= new Map();
-        let next = node.literals.get(key);
-        if (next === undefined) node.literals.set(key, (next = new TrieNode()));
-        node = next;
+  /** Sorts the templates waiting at `node` into its children (each template once per level). */
+  private expand(node: TrieNode): void {
+    const pending = node.pending!;
+    node.pending = null;
+    for (const index of pending) {
+      const segs = (this.segments[index] ??= splitPath(this.templates[index]!));
+      if (segs.length === node.depth) {
+        (node.ends ??= []).push(index);
         continue;
       }
-      const whole = open === 0 && seg.indexOf('}') === seg.length - 1;
-      const source = whole ? '' : `^${seg.split(/\{[^{}]*\}/).map(escapeRegex).join('(.+?)')}$`;
-      node.vars ??= [];
-      node.varKeys ??= [];
-      const at = node.varKeys.indexOf(source);
-      if (at >= 0) {
-        node = node.vars[at]!.node;
-        continue;
-      }
-      const edge: VarEdge = { re: whole ? null : new RE2(source), node: new TrieNode() };
-      node.vars.push(edge);
-      node.varKeys.push(source);
-      node = edge.node;
+      (this.child(node, segs[node.depth]!).pending ??= []).push(index);
     }
-    (node.ends ??= []).push(index);
+  }
+
+  private child(node: TrieNode, seg: string): TrieNode {
+    const open = seg.indexOf('{');
+    if (open < 0) {
+      const key = decodeSegment(seg);
+      node.literals ??= new Map();
+      let next = node.literals.get(key);
+      if (next === undefined) node.literals.set(key, (next = new TrieNode(node.depth + 1)));
+      return next;
+    }
+    const whole = open === 0 && seg.indexOf('}') === seg.length - 1;
+    const source = whole ? '' : `^${seg.split(/\{[^{}]*\}/).map(escapeRegex).join('(.+?)')}$`;
+    node.vars ??= [];
+    node.varKeys ??= [];
+    const at = node.varKeys.indexOf(source);
+    if (at >= 0) return node.vars[at]!.node;
+    const edge: VarEdge = { re: whole ? null : new RE2(source), node: new TrieNode(node.depth + 1) };
+    node.vars.push(edge);
+    node.varKeys.push(source);
+    return edge.node;
   }
 
   /**
@@ -119,6 +136,7 @@ export class PathMatcher {
   private pathSeen = false;
 
   private find(node: TrieNode, segs: string[], i: number, method: string): number {
+    if (node.pending !== null) this.expand(node);
     if (i === segs.length) {
       const ends = node.ends;
       if (ends === null) return -1;

@@ -26,9 +26,12 @@ export interface CompiledSpec {
   meta: string;
   /** Path templates as written in the spec (/pets/{petId}), in spec order. */
   paths: string[];
-  /** UTF-8: for each path, JSON of its PathOperations; then each validator's source. */
+  /**
+   * A table of [byte offset, byte length] (Uint32 pairs) of each path's operations, then
+   * UTF-8: for each path, JSON of its PathOperations; then each validator's source.
+   */
   blob: SharedArrayBuffer;
-  /** JSON of a BlobIndex. */
+  /** JSON of a BlobIndex (parsed when a validator is first needed). */
   index: string;
 }
 
@@ -36,8 +39,6 @@ export interface CompiledSpec {
 export type Span = [number, number];
 
 export interface BlobIndex {
-  /** Per path (same order as CompiledSpec.paths). */
-  ops: Span[];
   /**
    * Validator sources by name: ajv standalone code, a CommonJS module body that may call
    * `link(name)` for another validator. "P…" validators coerce strings (parameters), "B…"
@@ -48,14 +49,19 @@ export interface BlobIndex {
   links: Record<string, string[]>;
 }
 
-/** Reads a CompiledSpec's blob (per worker: the index is parsed once, slices decoded on demand). */
+/** Reads a CompiledSpec's blob: slices are decoded on demand, the validator index parsed on first use. */
 export class CompiledReader {
-  readonly index: BlobIndex;
+  private parsed: BlobIndex | null = null;
   private readonly bytes: Buffer;
+  private readonly table: Uint32Array;
 
   constructor(readonly spec: CompiledSpec) {
-    this.index = JSON.parse(spec.index) as BlobIndex;
     this.bytes = Buffer.from(spec.blob);
+    this.table = new Uint32Array(spec.blob, 0, spec.paths.length * 2);
+  }
+
+  get index(): BlobIndex {
+    return (this.parsed ??= JSON.parse(this.spec.index) as BlobIndex);
   }
 
   private text(span: Span): string {
@@ -64,24 +70,27 @@ export class CompiledReader {
 
   /** JSON of the operations of path `i`. */
   ops(i: number): string {
-    return this.text(this.index.ops[i]!);
+    const at = this.table[2 * i]!;
+    return this.bytes.toString('utf8', at, at + this.table[2 * i + 1]!);
   }
 
   /** Source of validator `name`, or undefined. */
   code(name: string): string | undefined {
-    const span = Object.hasOwn(this.index.code, name) ? this.index.code[name] : undefined;
+    const code = this.index.code;
+    const span = Object.hasOwn(code, name) ? code[name] : undefined;
     return span === undefined ? undefined : this.text(span);
   }
 
   /** `name` and every validator it reaches through links, with their spans. */
   closure(name: string): Record<string, Span> {
     const out: Record<string, Span> = {};
+    const { code, links } = this.index;
     const todo = [name];
     while (todo.length > 0) {
       const n = todo.pop()!;
-      if (Object.hasOwn(out, n) || !Object.hasOwn(this.index.code, n)) continue;
-      out[n] = this.index.code[n]!;
-      for (const l of this.index.links[n] ?? []) todo.push(l);
+      if (Object.hasOwn(out, n) || !Object.hasOwn(code, n)) continue;
+      out[n] = code[n]!;
+      for (const l of links[n] ?? []) todo.push(l);
     }
     return out;
   }

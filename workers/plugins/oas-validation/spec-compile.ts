@@ -451,7 +451,8 @@ function apiKeyNames(doc: SpecDocument, deref: (o: unknown, at: string) => Recor
 /** Lays the plan and the code out in one SharedArrayBuffer (see CompiledSpec). */
 export function pack(meta: string, paths: string[], ops: string[], code: Record<string, string>, links: Record<string, string[]>): CompiledSpec {
   const parts: Buffer[] = [];
-  let at = 0;
+  // The Uint32 table of the operations' spans comes first (offset 0: aligned).
+  let at = ops.length * 8;
   const put = (text: string): Span => {
     const b = Buffer.from(text, 'utf8');
     parts.push(b);
@@ -459,11 +460,17 @@ export function pack(meta: string, paths: string[], ops: string[], code: Record<
     at += b.length;
     return span;
   };
-  const index: BlobIndex = { ops: ops.map(put), code: {}, links };
+  const opsSpans = ops.map(put);
+  const index: BlobIndex = { code: {}, links };
   for (const name of Object.keys(code).sort()) index.code[name] = put(code[name]!);
   const blob = new SharedArrayBuffer(at);
+  const table = new Uint32Array(blob, 0, ops.length * 2);
+  opsSpans.forEach(([o, l], i) => {
+    table[2 * i] = o;
+    table[2 * i + 1] = l;
+  });
   const view = Buffer.from(blob);
-  let off = 0;
+  let off = ops.length * 8;
   for (const b of parts) {
     b.copy(view, off);
     off += b.length;
