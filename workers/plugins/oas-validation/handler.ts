@@ -18,7 +18,7 @@ import { checkJsonBody, MAX_ERRORS, plainError, type BodyOutcome } from './body-
 import { bodyOffload, type BodyOffload } from './body-offload.js';
 import { isJsonType, mediaType, OperationRuntime, pickMedia, type MediaRuntime } from './operation.js';
 import { cookieValue, headerValue, Malformed, parseCookies, pathValue, queryValue, strictNumberProblem } from './params.js';
-import { PathMatcher, type PathMatch } from './path-matcher.js';
+import { NO_METHOD, PathMatcher } from './path-matcher.js';
 import { COMPILED_FIELD, COMPILED_FORMAT, CompiledReader, normaliseBasePath, type CompiledSpec, type PathOperations, type Span, type SpecMeta } from './plan.js';
 import { BODY_REQUIRED, errorsText, issueMessage, METHOD_NOT_ALLOWED, PATH_NOT_FOUND, REQUIRED_MISSING, replyFor, type Issue, type IssueKind } from './replies.js';
 import { ResponseChecker } from './response-check.js';
@@ -26,6 +26,14 @@ import type { OasValidationConfig } from './schema.js';
 import { ValidatorSet, type AjvError } from './spec-runtime.js';
 
 const TOO_LARGE: LocalReply = Object.freeze({ status: 413, message: 'Request size limit exceeded' });
+const NOT_FOUND_ISSUE: Issue = Object.freeze({ kind: 'route', name: null, detail: PATH_NOT_FOUND, errors: null });
+const NOT_ALLOWED_ISSUE: Issue = Object.freeze({ kind: 'route', name: null, detail: METHOD_NOT_ALLOWED, errors: null });
+
+const LOWER_METHODS: ReadonlyMap<string, string> = new Map(['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE'].map((m) => [m, m.toLowerCase()]));
+
+function lowerMethod(m: string): string {
+  return LOWER_METHODS.get(m) ?? m.toLowerCase();
+}
 
 export interface OasValidationDeps {
   /** The offload pool (tests give one with the built task module). */
@@ -55,7 +63,8 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
   const pathOps: Array<PathOperations | null> = new Array<PathOperations | null>(compiled.paths.length).fill(null);
   const opsOf = (i: number): PathOperations => (pathOps[i] ??= JSON.parse(reader.ops(i)) as PathOperations);
   const matcher = new PathMatcher(compiled.paths, (i, m) => opsOf(i)[m as keyof PathOperations] !== undefined);
-  const runtimes = new Map<string, OperationRuntime>();
+  // Per path, its operations as checked (built on first use).
+  const runtimes: Array<Partial<Record<string, OperationRuntime>> | undefined> = new Array(compiled.paths.length);
 
   const bases = conf.include_base_path ? (conf.custom_base_path !== null ? [normaliseBasePath(conf.custom_base_path)] : meta.basePaths) : [''];
   const allowedHeaders = new Set(conf.allowed_header_parameters.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''));
@@ -70,40 +79,38 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
   const maxBody = conf.max_request_body_size;
   const replyOptions = { verbose: conf.verbose_response, structured: conf.structured_errors, maxStructured: conf.max_structured_errors };
 
-  function runtimeFor(m: PathMatch, method: string): OperationRuntime {
-    const key = `${m.index} ${method}`;
-    let rt = runtimes.get(key);
-    if (rt === undefined) {
-      rt = new OperationRuntime(opsOf(m.index)[method as keyof PathOperations]!, compiled!.paths[m.index]!, method, meta);
-      runtimes.set(key, rt);
-    }
-    return rt;
+  function runtimeFor(index: number, method: string): OperationRuntime {
+    const forPath = (runtimes[index] ??= {});
+    return (forPath[method] ??= new OperationRuntime(opsOf(index)[method as keyof PathOperations]!, compiled!.paths[index]!, method, meta));
   }
 
-  /** The operation of the request, or the route issue. */
-  function locate(ctx: RequestContext): { op: OperationRuntime; values: string[] } | Issue {
-    const method = ctx.method.toLowerCase();
+  /** The operation of the request (its path values in matcher.values), or the route issue. */
+  function locate(ctx: RequestContext): OperationRuntime | Issue {
+    const method = lowerMethod(ctx.method);
     let methodMissing = false;
-    for (const base of bases) {
+    for (let b = 0; b < bases.length; b++) {
+      const base = bases[b]!;
       let rest = ctx.path;
       if (base !== '') {
         if (!rest.startsWith(base) || (rest.length > base.length && rest.charCodeAt(base.length) !== 0x2f)) continue;
         rest = rest.length === base.length ? '/' : rest.slice(base.length);
       }
       const m = matcher.match(rest, method);
+      if (m >= 0) return runtimeFor(m, method);
       // HEAD is GET without the body (RFC 9110): a spec rarely lists it.
-      if (m === 'method' && method === 'head') {
+      if (m === NO_METHOD && method === 'head') {
         const g = matcher.match(rest, 'get');
-        if (typeof g !== 'string') return { op: runtimeFor(g, 'get'), values: g.values };
+        if (g >= 0) return runtimeFor(g, 'get');
       }
-      if (typeof m !== 'string') return { op: runtimeFor(m, method), values: m.values };
-      if (m === 'method') methodMissing = true;
+      if (m === NO_METHOD) methodMissing = true;
     }
-    return issue('route', null, methodMissing ? METHOD_NOT_ALLOWED : PATH_NOT_FOUND);
+    return methodMissing ? NOT_ALLOWED_ISSUE : NOT_FOUND_ISSUE;
   }
 
-  function checkParams(ctx: RequestContext, op: OperationRuntime, values: string[], issues: Issue[]): void {
+  /** The parameters' issues (null when none); `values` are the path variables' raw values. */
+  function checkParams(ctx: RequestContext, op: OperationRuntime, values: readonly string[]): Issue[] | null {
     const params = op.plan.params;
+    let issues: Issue[] | null = null;
     let args: QueryArgs | null = null;
     let cookies: Record<string, string> | null = null;
     for (let k = 0; k < params.length; k++) {
@@ -127,35 +134,36 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
           value = cookieValue(p, (cookies ??= parseCookies(ctx.headers.cookie)));
       }
       if (value === undefined) {
-        if (p.required) issues.push(issue(p.in, p.name, REQUIRED_MISSING));
+        if (p.required) (issues ??= []).push(issue(p.in, p.name, REQUIRED_MISSING));
       } else if (value instanceof Malformed) {
-        issues.push(issue(p.in, p.name, value.why));
+        (issues ??= []).push(issue(p.in, p.name, value.why));
       } else {
         const strict = strictNumberProblem(p, value);
         if (strict !== null) {
-          issues.push(schemaIssue(p.in, p.name, [strict]));
+          (issues ??= []).push(schemaIssue(p.in, p.name, [strict]));
         } else if (p.v !== null) {
           const v = validators.get(p.v);
-          if (!v(value)) issues.push(schemaIssue(p.in, p.name, v.errors));
+          if (!v(value)) (issues ??= []).push(schemaIssue(p.in, p.name, v.errors));
         }
       }
-      if (issues.length > 0 && !collectAll) return;
+      if (issues !== null && !collectAll) return issues;
     }
     if (conf.query_parameter_check) {
       args ??= ctx.queryArgs();
       for (const name in args) {
         if (!op.unknownQuery(name)) continue;
-        issues.push(issue('query', name, 'query parameter not defined in the api specification'));
-        if (!collectAll) return;
+        (issues ??= []).push(issue('query', name, 'query parameter not defined in the api specification'));
+        if (!collectAll) return issues;
       }
     }
     if (conf.header_parameter_check) {
       for (const name in ctx.headers) {
         if (op.headerNames.has(name) || allowedHeaders.has(name)) continue;
-        issues.push(issue('header', name, 'header not defined in the api specification'));
-        if (!collectAll) return;
+        (issues ??= []).push(issue('header', name, 'header not defined in the api specification'));
+        if (!collectAll) return issues;
       }
     }
+    return issues;
   }
 
   /** The verdict for issues: a 400, or (notify only) a log line and nothing. */
@@ -237,13 +245,11 @@ export function createOasValidation(conf: OasValidationConfig, env: PluginEnv, d
   }
 
   const access = (ctx: RequestContext): MaybePromise<Verdict> => {
-    const found = locate(ctx);
-    if (!('op' in found)) return fail(ctx, null, [found]);
-    const { op, values } = found;
+    const op = locate(ctx);
+    if (!(op instanceof OperationRuntime)) return fail(ctx, null, [op]);
     responses?.track(ctx, op);
-    const issues: Issue[] = [];
-    checkParams(ctx, op, values, issues);
-    if (issues.length > 0) {
+    const issues = op.plan.params.length === 0 && !conf.query_parameter_check && !conf.header_parameter_check ? null : checkParams(ctx, op, matcher.values);
+    if (issues !== null) {
       const verdict = fail(ctx, op, issues);
       if (verdict !== undefined) return verdict;
     }

@@ -38,15 +38,9 @@ class TrieNode {
   constructor(readonly depth: number) {}
 }
 
-export interface PathMatch {
-  /** Index of the template in the list given to the constructor. */
-  index: number;
-  /** Raw (still percent-encoded) values of the template's variables, in template order. */
-  values: string[];
-}
-
-/** Why no operation matched: the path is not in the spec, or it is but without this method. */
-export type NoMatch = 'path' | 'method';
+/** match() results below 0: the path is not in the spec, or it is but without this method. */
+export const NO_PATH = -1;
+export const NO_METHOD = -2;
 
 function escapeRegex(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -70,7 +64,11 @@ function decodeSegment(s: string): string {
 
 export class PathMatcher {
   private readonly root = new TrieNode(0);
-  private readonly values: string[] = [];
+  /**
+   * Raw (still percent-encoded) values of the last match's template variables, in template
+   * order. Reused by every match: read it before the next one (matching is synchronous).
+   */
+  readonly values: string[] = [];
   private readonly segments: Array<string[] | undefined>;
 
   /**
@@ -121,16 +119,16 @@ export class PathMatcher {
   }
 
   /**
-   * Matches a normalised request path for a lowercase method. Returns the match (values
-   * copied out), or why there is none.
+   * Matches a normalised request path for a lowercase method: the index of the template
+   * (its variables' values in `values`), or NO_PATH / NO_METHOD.
    */
-  match(path: string, method: string): PathMatch | NoMatch {
+  match(path: string, method: string): number {
     const segs = splitPath(path);
     this.values.length = 0;
     this.pathSeen = false;
     const index = this.find(this.root, segs, 0, method);
-    if (index < 0) return this.pathSeen ? 'method' : 'path';
-    return { index, values: this.values.slice() };
+    if (index < 0) return this.pathSeen ? NO_METHOD : NO_PATH;
+    return index;
   }
 
   private pathSeen = false;
