@@ -45,7 +45,9 @@ export class ConfigLoader {
   ) {}
 
   async load(text: string, fileName: string): Promise<LoadResult> {
-    if (this.poolBroken || Buffer.byteLength(text) <= this.inlineMaxBytes) return loadConfigText(text, fileName, this.env);
+    // A config naming an OpenAPI spec (oas-validation's api_spec / api_spec_file) may be small
+    // but compiles a spec of any size: always off the supervisor's event loop.
+    if (this.poolBroken || (Buffer.byteLength(text) <= this.inlineMaxBytes && !text.includes('api_spec'))) return loadConfigText(text, fileName, this.env);
     const pool = this.startPool();
     const task: LoadTask = { text, fileName, env: { ...this.env } };
     try {

@@ -39,7 +39,9 @@ export class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.value(v, fieldName));
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.value(v, k);
+      // `$`-prefixed keys are derived data a plugin schema adds to its normalised config
+      // (oas-validation's `$compiled`): never user input, never shown.
+      for (const [k, v] of Object.entries(value)) if (k.charCodeAt(0) !== 0x24) out[k] = this.value(v, k);
       return out;
     }
     return value;

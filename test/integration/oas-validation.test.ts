@@ -429,5 +429,14 @@ describe('oas-validation: a reload to a 5,000-path spec', () => {
     const q = await httpReq(gw.proxyPort, '/r2500/items/1?limit=102');
     expect(q.json()).toMatchObject({ message: "query 'limit' validation failed with error: 'must be <= 101'" });
     expect((await httpReq(gw.proxyPort, '/r2500/items/1?limit=101')).status).toBe(200);
+
+    // The compiled spec is derived data: the admin API never shows it, and GET /config loads back.
+    const plugins = await (await fetch(`http://127.0.0.1:${gw.adminPort}/plugins`)).text();
+    expect(plugins).toContain('oas-validation');
+    expect(plugins).not.toContain('$compiled');
+    const current = await (await fetch(`http://127.0.0.1:${gw.adminPort}/config`)).text();
+    expect(current).not.toContain('$compiled');
+    const again = await fetch(`http://127.0.0.1:${gw.adminPort}/config`, { method: 'POST', body: current, headers: { 'content-type': 'application/json' } });
+    expect(again.status, await again.clone().text()).toBeLessThan(300);
   }, 300_000);
 });
