@@ -195,6 +195,10 @@ export class MetricsRecorder {
   private readonly sliceBase: number;
   /** Label key -> series, for series this thread already resolved (registration only). */
   private readonly known = new Map<string, number>();
+  /** Stored (truncated) label key -> series, for every series registered so far by any thread. */
+  private readonly byStored = new Map<string, number>();
+  /** Entries of the shared name table already read into byStored. */
+  private seen = 0;
 
   constructor(sab: SharedArrayBuffer, workerId: number) {
     this.words = new Uint32Array(sab);
@@ -216,8 +220,10 @@ export class MetricsRecorder {
     const cached = this.known.get(key);
     if (cached !== undefined) return cached;
     const w = this.words;
+    // Labels as the table stores them (truncated to their byte budget), so equal keys match.
     const s = decoder.decode(labelBytes(service));
     const r = decoder.decode(labelBytes(route));
+    const stored = `${s}\u0000${r}`;
     // Registration is rare and the critical section short: spin. Only a thread terminated
     // inside it (worker.terminate() at a forced shutdown) can hold the lock for long; after
     // 2 s take it anyway rather than hang every worker.
@@ -229,23 +235,28 @@ export class MetricsRecorder {
     }
     let found = -1;
     try {
+      // Learn the series other threads registered since our last look (each name is decoded
+      // once per thread, never rescanned: a config with thousands of routes stays cheap).
       const n = Atomics.load(w, H_REGISTERED);
-      for (let i = 2; i < n; i++) {
+      for (let i = Math.max(2, this.seen); i < n; i++) {
         const [si, ri] = readNames(w, this.bytes, i);
-        if (si === s && ri === r) {
-          found = i;
-          break;
-        }
+        const k = `${si}\u0000${ri}`;
+        if (!this.byStored.has(k)) this.byStored.set(k, i);
       }
+      this.seen = n;
+      found = this.byStored.get(stored) ?? -1;
       if (found < 0 && n < this.capacity) {
         writeNames(w, this.bytes, n, s, r);
         Atomics.store(w, H_REGISTERED, n + 1);
+        this.seen = n + 1;
+        this.byStored.set(stored, n);
         found = n;
       }
     } finally {
       Atomics.store(w, H_LOCK, 0);
     }
-    if (found < 0) return SERIES_OVERFLOW; // not cached: a later config may free nothing, but stays cheap
+    // A full table: later labels share the overflow series (cached too, so asking is cheap).
+    if (found < 0) found = SERIES_OVERFLOW;
     this.known.set(key, found);
     return found;
   }
