@@ -17,7 +17,7 @@
  * whole process (stack-facts.md). Workers therefore close uWS themselves before exiting,
  * and the supervisor never calls worker.terminate() except as a last resort at shutdown.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
@@ -254,6 +254,7 @@ export class Supervisor {
     // Plaintext basic-auth passwords become scrypt hashes before any worker sees the config
     // (src/shared/password-hash.ts). Every later config swap must go through protect() too.
     this.config = await this.passwords.protect(this.config);
+    if (this.settings.workers > 1) warnWithoutListenerMigration(this.log);
     // The admin API comes up first so /status/ready can answer 503 while workers start.
     if (this.settings.adminListen !== null) {
       this.admin = new AdminServer(this, this.settings, this.log);
@@ -714,4 +715,25 @@ function pickFreePort(host: string): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Workers share the proxy port through SO_REUSEPORT: when one closes its listen socket (a
+ * worker restart or replacement), the kernel resets the connections still waiting in that
+ * socket's accept queue, unless Linux (5.14+) may migrate them to the other workers'
+ * sockets (net.ipv4.tcp_migrate_req=1). The gateway cannot set it; it says so once.
+ */
+function warnWithoutListenerMigration(log: Logger): void {
+  let value: string;
+  try {
+    value = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
+  } catch {
+    return; // not Linux, or a kernel without the setting
+  }
+  if (value === '0') {
+    log.info(
+      { sysctl: 'net.ipv4.tcp_migrate_req', value: 0 },
+      'a worker restart can reset connections still queued on its listen socket; set net.ipv4.tcp_migrate_req=1 so the kernel hands them to the other workers (docs/operations.md)',
+    );
+  }
 }
