@@ -73,7 +73,7 @@ export function gatewayPeer(opts: GatewayPeerOptions = {}): Peer {
       ];
       const [command, argv] = bin.endsWith('.js') || bin.endsWith('.mjs') ? [process.execPath, [bin, ...args]] : [bin, args];
       const log = join(dir, 'gateway.log');
-      const env = gatewayEnv(process.env, ctx.cpuAffinity);
+      const env = { ...gatewayEnv(process.env, ctx.cpuAffinity), ...ctx.scenario.gatewayEnv };
       const proc = spawnManaged('gateway', command, argv, { logFile: log, cwd: ctx.root, env });
       const stop = (): Promise<void> => stopManaged(proc, 'SIGTERM', 15_000);
       const failure = (why: string): Error =>

@@ -85,6 +85,8 @@ export interface Scenario {
   expectStatus?: number;
   /** The gateway's Kong 3.x declarative config (written as YAML). */
   gatewayConfig(ctx: ScenarioContext): Record<string, unknown>;
+  /** Extra environment for the gateway process (e.g. PORTCULLIS_ACCESS_LOG), over the bench's own. */
+  gatewayEnv?: Record<string, string>;
   /**
    * nginx's equivalent, or null when nginx has no fair equivalent (the nginx peer is then skipped
    * with a message). Omit to use the plain keep-alive proxy (`nginxProxyLocation`).
