@@ -29,7 +29,7 @@ const log = createLogger(settings.logLevel, { worker: workerId });
 const pinning = pinCurrentThread(settings.cpuAffinity, workerId);
 if (pinning.cpu !== null) log.info({ cpu: pinning.cpu, tid: pinning.tid }, `worker pinned to CPU core ${pinning.cpu}`);
 else if (pinning.error !== null) log.warn({ err: pinning.error }, 'could not pin the worker to a CPU core; it runs unpinned');
-port.postMessage(pinning);
+post(pinning);
 
 // The node's counters: the same SharedArrayBuffer in every worker, owned by the supervisor.
 const rateLimitTable = new RateLimitTable(rateLimitBuffer);

@@ -137,7 +137,3 @@ export function pinCurrentThread(setting: CpuAffinitySetting | undefined, worker
   }
 }
 
-/** The worker's ThreadPinning message (it travels beside the FromWorker messages). */
-export function isThreadPinning(msg: unknown): msg is ThreadPinning {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'affinity';
-}

@@ -2,6 +2,7 @@
  * Supervisor <-> worker messages: one discriminated union each way. Plain data only
  * (structured clone); match on `type`, never on classes.
  */
+import type { ThreadPinning } from './affinity.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -35,6 +36,8 @@ export type FaultKind = 'uncaught-exception' | 'exit' | 'reject-next-config';
 export const FAULT_KINDS: readonly FaultKind[] = ['uncaught-exception', 'exit', 'reject-next-config'];
 
 export type FromWorker =
+  /** First message of a worker: the core it pinned itself to (--cpu-affinity) and its kernel thread id. */
+  | ThreadPinning
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; error: string }
   | { type: 'config-applied'; version: number; hash: string }

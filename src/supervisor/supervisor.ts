@@ -27,7 +27,6 @@ import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import { PasswordProtector } from '../config/protect-passwords.js';
 import type { ConfigIssue, GatewayConfig } from '../config/types.js';
 import { compactAfterReload } from '../shared/compact-after-reload.js';
-import { isThreadPinning } from '../shared/affinity.js';
 import type { FaultKind, FromWorker, ToWorker, WorkerData } from '../shared/protocol.js';
 import type { GatewaySettings } from '../shared/settings.js';
 import { createMetricsBuffer } from '../shared/shm/metrics.js';
@@ -325,16 +324,15 @@ export class Supervisor {
     };
     this.workers.set(id, handle);
     this.live.add(handle);
-    // The worker's first message: where it pinned itself (src/shared/affinity.ts), for GET /status.
-    worker.on('message', (msg: unknown) => {
-      if (!isThreadPinning(msg)) return;
-      handle.cpu = msg.cpu;
-      handle.tid = msg.tid;
-    });
     const ready = new Promise<void>((resolve, reject) => {
       let settled = false;
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {
+          case 'affinity':
+            // The worker's first message: where it pinned itself (src/shared/affinity.ts), for GET /status.
+            handle.cpu = msg.cpu;
+            handle.tid = msg.tid;
+            break;
           case 'listening':
             if (handle.state === 'starting') handle.state = 'ready';
             if (this.listeningPort === 0) this.listeningPort = msg.port;
