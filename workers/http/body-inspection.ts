@@ -95,3 +95,61 @@ export class InspectingSink implements RequestBodySink {
     this.next.onBodyError(new BodyRejectedError(reply));
   }
 }
+
+/** A resumable scanner of a body format: write() chunks, then end(); false once `violation` is set. */
+export interface StreamScanner<V> {
+  readonly violation: V | null;
+  write(chunk: Buffer): boolean;
+  end(): boolean;
+}
+
+/** What a plugin does with a scanner's violation: a reply (block) or undefined (log only). */
+export interface ViolationPolicy<V> {
+  violated(violation: V, requestId: string): Verdict;
+}
+
+/**
+ * The BodyInspector of a streaming scanner (json/xml threat protection): reports the first
+ * violation once (in log-only mode the rest of the body is not scanned), and fails closed
+ * if the scanner throws, since an inspector must never throw.
+ */
+export class ScannerInspector<V> implements BodyInspector {
+  private reported = false;
+
+  constructor(
+    private readonly scanner: StreamScanner<V>,
+    private readonly policy: ViolationPolicy<V>,
+    private readonly requestId: string,
+    /** The violation to report when the scanner itself failed. */
+    private readonly internalError: (detail: string) => V,
+  ) {}
+
+  chunk(data: Buffer): Verdict {
+    try {
+      if (this.reported || this.scanner.write(data)) return undefined;
+    } catch (err) {
+      return this.crashed(err);
+    }
+    return this.report();
+  }
+
+  end(): Verdict {
+    try {
+      if (this.reported || this.scanner.end()) return undefined;
+    } catch (err) {
+      return this.crashed(err);
+    }
+    return this.report();
+  }
+
+  private crashed(err: unknown): Verdict {
+    if (this.reported) return undefined;
+    this.reported = true;
+    return this.policy.violated(this.internalError(err instanceof Error ? err.message.slice(0, 200) : 'scanner error'), this.requestId);
+  }
+
+  private report(): Verdict {
+    this.reported = true;
+    return this.policy.violated(this.scanner.violation!, this.requestId);
+  }
+}

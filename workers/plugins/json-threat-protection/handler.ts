@@ -12,7 +12,7 @@
  *   Content-Length instead).
  * - No body (or an empty one): nothing to check, the request goes on.
  */
-import type { BodyInspector } from '../../http/body-inspection.js';
+import { ScannerInspector } from '../../http/body-inspection.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { LocalReply, PluginEnv, PluginHandler, Verdict } from '../../pipeline/types.js';
 import { CompiledJsonLimits, JsonScanner, type JsonViolation } from './json-scanner.js';
@@ -81,50 +81,6 @@ class Policy {
   }
 }
 
-/** One request's streaming check: every body chunk goes through the scanner. */
-class JsonBodyInspector implements BodyInspector {
-  private readonly scanner: JsonScanner;
-  /** A violation was reported: in log_only mode the rest of the body is not scanned. */
-  private reported = false;
-
-  constructor(
-    private readonly policy: Policy,
-    private readonly requestId: string,
-  ) {
-    this.scanner = new JsonScanner(policy.limits);
-  }
-
-  chunk(data: Buffer): Verdict {
-    try {
-      if (this.reported || this.scanner.write(data)) return undefined;
-    } catch (err) {
-      return this.crashed(err);
-    }
-    return this.report();
-  }
-
-  end(): Verdict {
-    try {
-      if (this.reported || this.scanner.end()) return undefined;
-    } catch (err) {
-      return this.crashed(err);
-    }
-    return this.report();
-  }
-
-  /** An inspector must never throw: whatever went wrong (an allocation failing...) fails closed. */
-  private crashed(err: unknown): Verdict {
-    if (this.reported) return undefined;
-    this.reported = true;
-    const detail = err instanceof Error ? err.message.slice(0, 200) : 'scanner error';
-    return this.policy.violated({ rule: 'internal_error', detail, offset: 0, depth: 0 }, this.requestId);
-  }
-
-  private report(): Verdict {
-    this.reported = true;
-    return this.policy.violated(this.scanner.violation!, this.requestId);
-  }
-}
 
 export function createJsonThreatProtection(conf: JsonThreatProtectionConfig, env: Pick<PluginEnv, 'log'>): PluginHandler {
   const policy = new Policy(conf, env.log);
@@ -139,7 +95,7 @@ export function createJsonThreatProtection(conf: JsonThreatProtectionConfig, env
         // Announced too large: refused before reading (Kong compares Content-Length too).
         return policy.violated({ rule: 'max_body_size', detail: `Content-Length ${ds.contentLength} over ${maxBodySize} bytes`, offset: 0, depth: 0 }, ctx.id);
       }
-      return ctx.inspectRequestBody(new JsonBodyInspector(policy, ctx.id));
+      return ctx.inspectRequestBody(new ScannerInspector(new JsonScanner(policy.limits), policy, ctx.id, (detail) => ({ rule: 'internal_error', detail, offset: 0, depth: 0 })));
     },
   };
 }

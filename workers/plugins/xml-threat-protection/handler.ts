@@ -5,7 +5,7 @@
  * through unchecked; any other body is refused with 415. A request without a body is not
  * checked (Kong 3.12). In log_only mode (ours) violations are logged and the request goes on.
  */
-import type { BodyInspector } from '../../http/body-inspection.js';
+import { ScannerInspector } from '../../http/body-inspection.js';
 import type { RequestContext } from '../../http/request-context.js';
 import type { LocalReply, PluginEnv, PluginHandler, Verdict } from '../../pipeline/types.js';
 import { MediaTypeList, mediaTypeOf } from './media-type.js';
@@ -67,48 +67,6 @@ class Policy {
   }
 }
 
-class XmlBodyInspector implements BodyInspector {
-  private readonly scanner: XmlScanner;
-  private reported = false;
-
-  constructor(
-    private readonly policy: Policy,
-    private readonly requestId: string,
-  ) {
-    this.scanner = new XmlScanner(policy.limits);
-  }
-
-  chunk(data: Buffer): Verdict {
-    try {
-      if (this.reported || this.scanner.write(data)) return undefined;
-    } catch (err) {
-      return this.crashed(err);
-    }
-    return this.report();
-  }
-
-  end(): Verdict {
-    try {
-      if (this.reported || this.scanner.end()) return undefined;
-    } catch (err) {
-      return this.crashed(err);
-    }
-    return this.report();
-  }
-
-  /** An inspector must never throw: whatever went wrong (an allocation failing...) fails closed. */
-  private crashed(err: unknown): Verdict {
-    if (this.reported) return undefined;
-    this.reported = true;
-    const detail = err instanceof Error ? err.message.slice(0, 200) : 'scanner error';
-    return this.policy.violated({ rule: 'internal_error', detail, offset: 0, line: 0 }, this.requestId);
-  }
-
-  private report(): Verdict {
-    this.reported = true;
-    return this.policy.violated(this.scanner.violation!, this.requestId);
-  }
-}
 
 export function createXmlThreatProtection(conf: XmlThreatProtectionConfig, env: Pick<PluginEnv, 'log'>): PluginHandler {
   const policy = new Policy(conf, env.log);
@@ -129,7 +87,7 @@ export function createXmlThreatProtection(conf: XmlThreatProtectionConfig, env: 
       if (ctx.body === null && ds !== null && ds.contentLength > maxDocument) {
         return policy.violated({ rule: 'document', detail: `Content-Length ${ds.contentLength} over ${maxDocument} bytes`, offset: 0, line: 0 }, ctx.id);
       }
-      return ctx.inspectRequestBody(new XmlBodyInspector(policy, ctx.id));
+      return ctx.inspectRequestBody(new ScannerInspector(new XmlScanner(policy.limits), policy, ctx.id, (detail) => ({ rule: 'internal_error', detail, offset: 0, line: 0 })));
     },
   };
 }
