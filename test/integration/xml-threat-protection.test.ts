@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chunkedUpload } from '../helpers/chunked-upload.js';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { httpReq } from '../helpers/http-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -133,61 +133,6 @@ function bigDocument(totalBytes: number, violateAt: number | null): Buffer {
   return Buffer.from(parts.join(''), 'utf8');
 }
 
-interface Upload {
-  status: number | null;
-  text: string;
-  sentAtAnswer: number | null;
-  sent: number;
-  finishedSending: boolean;
-  closed: boolean;
-}
-
-function chunkedUpload(path: string, body: Buffer, contentType: string, intervalMs = 5): Promise<Upload> {
-  return new Promise((resolve) => {
-    const sock = connect(gw.proxyPort, '127.0.0.1');
-    let text = '';
-    let sent = 0;
-    let sentAtAnswer: number | null = null;
-    let closed = false;
-    let timer: NodeJS.Timeout | null = null;
-    const finish = () => {
-      if (timer !== null) clearInterval(timer);
-      clearTimeout(deadline);
-      sock.destroy();
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ status: m ? Number(m[1]) : null, text, sentAtAnswer, sent, finishedSending: sent >= body.length, closed });
-    };
-    const deadline = setTimeout(finish, 30_000);
-    sock.on('data', (d: Buffer) => {
-      sentAtAnswer ??= sent;
-      text += d.toString('latin1');
-      const head = text.indexOf('\r\n\r\n');
-      const cl = /\r\ncontent-length: *(\d+)/i.exec(text);
-      if (sent >= body.length && head >= 0 && cl !== null && text.length >= head + 4 + Number(cl[1])) finish();
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      closed = true;
-      finish();
-    });
-    sock.on('connect', () => {
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: ${contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`);
-      timer = setInterval(() => {
-        // Backpressure: `sent` stays close to what the gateway has taken in.
-        if (sock.destroyed || closed || sock.writableNeedDrain) return;
-        if (sent >= body.length) {
-          clearInterval(timer!);
-          timer = null;
-          sock.write('0\r\n\r\n');
-          return;
-        }
-        const piece = body.subarray(sent, Math.min(body.length, sent + 64 * 1024));
-        sent += piece.length;
-        sock.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]));
-      }, intervalMs);
-    });
-  });
-}
 
 function bodyOf(raw: string): string {
   return raw.slice(raw.indexOf('\r\n\r\n') + 4);
@@ -197,7 +142,7 @@ describe('xml-threat-protection on a streamed upload', () => {
   it('refuses a violating 10 MB chunked upload early; the upstream never gets a complete body', async () => {
     const body = bigDocument(10 * MB, MB / 2);
     const before = uploads.length;
-    const r = await chunkedUpload('/big', body, 'application/xml', 10);
+    const r = await chunkedUpload(gw.proxyPort, '/big', body, 'application/xml', 10);
     expect(r.status).toBe(422);
     expect(JSON.parse(bodyOf(r.text)).message).toBe('Invalid XML');
     expect(r.closed).toBe(true);
@@ -213,7 +158,7 @@ describe('xml-threat-protection on a streamed upload', () => {
   it('passes a valid 10 MB chunked upload byte for byte', async () => {
     const body = bigDocument(10 * MB, null);
     const before = uploads.length;
-    const r = await chunkedUpload('/big', body, 'application/xml; charset=utf-8', 1);
+    const r = await chunkedUpload(gw.proxyPort, '/big', body, 'application/xml; charset=utf-8', 1);
     expect(r.status).toBe(200);
     expect(JSON.parse(bodyOf(r.text))).toEqual({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
     expect(uploads[before]).toMatchObject({ complete: true, aborted: false });
