@@ -370,7 +370,10 @@ export class UwsExchange implements Downstream {
         return true;
       }
       if (ok) return true;
-      this.pending = chunk;
+      // The last chunk of a response may be flushed after its upstream exchange is over,
+      // when the upstream connection reads the next response into the same buffer (see
+      // UpstreamHandler): keep a copy of it. Earlier chunks pause the exchange instead.
+      this.pending = this.bytesSent >= this.total ? Buffer.from(chunk) : chunk;
       this.pendingStart = start;
       this.attachWritable();
       return false;

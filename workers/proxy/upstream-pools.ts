@@ -19,7 +19,10 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
 };
 
 export class UpstreamPools {
-  private readonly pools = new Map<string, UpstreamPool>();
+  /** origin → connect timeout → pool. Nested rather than one concatenated key: the origin
+   * string comes from the balancer's target (the same string every time, its hash cached),
+   * so a lookup builds no string per request. */
+  private readonly pools = new Map<string, Map<number, UpstreamPool>>();
   private readonly options: PoolOptions;
 
   constructor(options: PoolOptions = DEFAULT_POOL_OPTIONS) {
@@ -27,31 +30,35 @@ export class UpstreamPools {
   }
 
   get(origin: string, connectTimeoutMs: number): UpstreamPool {
-    const key = `${origin}|${connectTimeoutMs}`;
-    let pool = this.pools.get(key);
+    let byTimeout = this.pools.get(origin);
+    if (byTimeout === undefined) {
+      byTimeout = new Map();
+      this.pools.set(origin, byTimeout);
+    }
+    let pool = byTimeout.get(connectTimeoutMs);
     if (pool === undefined) {
       pool = new UpstreamPool(origin, {
         connections: this.options.connections,
         keepAliveTimeoutMs: this.options.keepAliveTimeoutMs,
         connectTimeoutMs,
       });
-      this.pools.set(key, pool);
+      byTimeout.set(connectTimeoutMs, pool);
     }
     return pool;
   }
 
   /** Closes pools whose origin is not in `keep` (after a config change). */
   retain(keep: ReadonlySet<string>): void {
-    for (const [key, pool] of this.pools) {
-      const origin = key.slice(0, key.lastIndexOf('|'));
+    for (const [origin, byTimeout] of this.pools) {
       if (keep.has(origin)) continue;
-      this.pools.delete(key);
-      void pool.close();
+      this.pools.delete(origin);
+      for (const pool of byTimeout.values()) void pool.close();
     }
   }
 
   async closeAll(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all: UpstreamPool[] = [];
+    for (const byTimeout of this.pools.values()) all.push(...byTimeout.values());
     this.pools.clear();
     await Promise.allSettled(all.map((p) => p.close()));
   }

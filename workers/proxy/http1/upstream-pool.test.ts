@@ -244,4 +244,58 @@ describe('UpstreamPool', () => {
     expect(errors.map((e) => e.message)).toEqual(['client aborted']);
     expect(p.size).toBe(0);
   });
+
+  it('header and body slices a handler keeps stay intact until its exchange ends, across reads and requests', async () => {
+    // Each response arrives in several reads (head, then body pieces 20 ms apart), on one
+    // keep-alive connection, with different bytes each time: a handler that keeps every
+    // slice it was given without copying (as the proxy does with a held-back head) must
+    // find them unchanged at onComplete.
+    let serial = 0;
+    const s = createServer((sock) => {
+      sock.on('data', () => {
+        const tag = String.fromCharCode(97 + (serial++ % 26));
+        const pieces = [Buffer.alloc(30_000, tag), Buffer.alloc(50_000, tag.toUpperCase()), Buffer.alloc(10, tag)];
+        const length = pieces.reduce((n, b) => n + b.length, 0);
+        sock.write(`HTTP/1.1 200 OK\r\nX-Tag: ${tag}\r\nContent-Length: ${length}\r\n\r\n`);
+        let i = 0;
+        const next = (): void => {
+          if (i < pieces.length) sock.write(pieces[i++]!, () => setTimeout(next, 20));
+        };
+        setTimeout(next, 20);
+      });
+    });
+    const port = await listen(s);
+    const p = pool(port, { connections: 1 });
+    const one = (): Promise<{ tag: string; kept: Buffer[]; headerAtEnd: string; bodyAtEnd: string; error: Error | null }> =>
+      new Promise((resolve) => {
+        const kept: Buffer[] = [];
+        let header: Buffer | null = null;
+        let tag = '';
+        p.dispatch(
+          { path: '/', method: 'GET', headers: ['host', 'upstream'], body: null, headersTimeout: 5000, bodyTimeout: 5000 },
+          {
+            onConnect: () => undefined,
+            onHeaders(_status, raw) {
+              header = raw[1]!;
+              tag = header.toString();
+              return true;
+            },
+            onData(c) {
+              kept.push(c);
+              return true;
+            },
+            onComplete: () => resolve({ tag, kept, headerAtEnd: header!.toString(), bodyAtEnd: Buffer.concat(kept).toString(), error: null }),
+            onError: (error) => resolve({ tag, kept, headerAtEnd: '', bodyAtEnd: '', error }),
+          },
+        );
+      });
+    for (let i = 0; i < 3; i++) {
+      const r = await one();
+      expect(r.error).toBeNull();
+      expect(r.headerAtEnd).toBe(r.tag);
+      expect(r.kept.length).toBeGreaterThan(2);
+      expect(r.bodyAtEnd).toBe(r.tag.repeat(30_000) + r.tag.toUpperCase().repeat(50_000) + r.tag.repeat(10));
+    }
+    expect(p.size).toBe(1);
+  });
 });

@@ -21,6 +21,12 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { BodyKind, ResponseParser, type ResponseEvents } from './response-parser.js';
 
+/**
+ * Header and body Buffers handed to a handler are slices of the connection's read buffer.
+ * They stay valid until the exchange ends (onComplete/onError); a handler that keeps one
+ * beyond that must copy it, because the next response on the connection is read into the
+ * same memory.
+ */
 export interface UpstreamHandler {
   /** Called at dispatch with a function that aborts the request (then onError follows). */
   onConnect(abort: (err: Error) => void): void;
@@ -70,6 +76,13 @@ const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
 const HINT_MARGIN_MS = 1000;
 /** Granularity of every deadline (connect, read, idle). */
 const TICK_MS = 50;
+/**
+ * A connection's reusable read buffer: a small response (head and body) fits in one read.
+ * Kept per connection, so 256 pooled connections hold 4 MiB per worker.
+ */
+const READ_BUFFER_BYTES = 16 * 1024;
+/** Reads of a response still running get their own buffer of node's usual read size. */
+const STREAM_READ_BUFFER_BYTES = 64 * 1024;
 
 /** One dispatched request while it waits for, or runs on, a connection. */
 class Exchange {
@@ -123,19 +136,38 @@ class Connection implements ResponseEvents {
   private readonly onBodyData = (chunk: Buffer): void => this.writeBodyChunk(chunk);
   private readonly onBodyEnd = (): void => this.endBody();
   private readonly onBodyError = (err: Error): void => this.fail(err);
+  /**
+   * Where the next read lands (plain TCP only). The bytes a handler gets are slices of it,
+   * so it is reused only when no slice can still be held: the exchange it carried is over.
+   * While an exchange runs (a held-back head, a paused chunk, a body filter collecting
+   * chunks), every read gets a fresh buffer, as node's own reads do.
+   */
+  private readBuf: Buffer | null = null;
+  private readonly nextReadBuffer = (): Buffer => this.readBuf!;
+  private readonly onRead = (nread: number, buf: Buffer): boolean => {
+    this.onSocketData(buf.subarray(0, nread));
+    if (this.ex !== null) this.readBuf = Buffer.allocUnsafeSlow(STREAM_READ_BUFFER_BYTES);
+    return true;
+  };
 
   constructor(pool: UpstreamPool) {
     this.pool = pool;
     this.parser = new ResponseParser(this);
     const o = pool.origin;
-    this.socket = o.tls
-      ? tls.connect({ host: o.host, port: o.port, servername: net.isIP(o.host) === 0 ? o.host : undefined })
-      : net.connect({ host: o.host, port: o.port });
+    if (o.tls) {
+      this.socket = tls.connect({ host: o.host, port: o.port, servername: net.isIP(o.host) === 0 ? o.host : undefined });
+      this.socket.on('data', (buf: Buffer) => this.onSocketData(buf));
+    } else {
+      // Plain TCP reads straight into this connection's own buffer (node's `onread`):
+      // no Buffer allocated per read and none of the Readable machinery, which together
+      // cost more per request than parsing the response does.
+      this.readBuf = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+      this.socket = net.connect({ host: o.host, port: o.port, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
+    }
     this.socket.setNoDelay(true);
     this.deadline = performance.now() + pool.options.connectTimeoutMs;
     this.deadlineCode = 'UND_ERR_CONNECT_TIMEOUT';
     this.socket.once(o.tls ? 'secureConnect' : 'connect', () => this.connected());
-    this.socket.on('data', (buf: Buffer) => this.onSocketData(buf));
     this.socket.on('drain', () => {
       if (this.body !== null) this.body.resume();
     });
