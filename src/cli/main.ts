@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG_YAML } from '../config/default-config.js';
 import type { ConfigIssue } from '../config/types.js';
 import { loadAffinity, planCpuAffinity } from '../shared/affinity.js';
 import { createLogger } from '../shared/logger.js';
+import { applyV8Tuning } from '../shared/v8-tuning.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { VERSION } from '../supervisor/admin-server.js';
 import { clientCommand } from './admin-client.js';
@@ -77,6 +78,10 @@ async function start(argv: string[]): Promise<number> {
     process.stderr.write(`portcullis: the config has ${loaded.issues.length} error(s); not starting\n`);
     return 1;
   }
+  // After the config is loaded (big configs are built as long-lived data, which
+  // pretenuring suits), before any worker serves a request.
+  const v8Flags = applyV8Tuning();
+  if (v8Flags.length > 0) log.debug({ v8Flags }, 'V8 flags set for the data path');
   const supervisor = new Supervisor(settings, loaded.config, log, process.env, {
     ...resolveSupervisorFlags(values, process.env),
     vaultSecrets: loaded.secrets ?? [],
