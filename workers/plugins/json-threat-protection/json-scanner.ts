@@ -225,6 +225,24 @@ export class JsonScanner {
           let len = this.strLen;
           let need = this.utfNeed;
           let j = i;
+          if (need === 0) {
+            // The common case: a run of plain ASCII characters, counted at once (and, in an
+            // entry name compared only with the forbidden names, copied while it could match).
+            if (!keep) {
+              while (j < n && STRING_CLASS[buf[j]!] === 0) j++;
+            } else if (!L.trackDuplicates) {
+              let nl = this.nameLen;
+              for (; j < n; j++) {
+                const b = buf[j]!;
+                if (STRING_CLASS[b] !== 0) break;
+                if (nl < room) name[nl++] = b;
+                else this.nameOverflow = true;
+              }
+              this.nameLen = nl;
+            }
+            if (len + (j - i) > limit) return this.failLength(start + i + (limit - len), inName, limit);
+            len += j - i;
+          }
           for (; j < n; j++) {
             const b = buf[j]!;
             if (need !== 0) {
