@@ -40,6 +40,14 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     res.end('ok');
     return;
   }
+  if (req.url?.startsWith('/plain/resp-obs')) {
+    // Node writes header strings as UTF-8: bytes above 0x7F on the wire.
+    res.setHeader('X-Obs', 'caf\xe9 \xe2\x82\xac');
+    res.setHeader('Set-Cookie', ['a=1; Path=/', 'b=2; Path=/']);
+    res.setHeader('X-Plain', 'ascii');
+    res.end('ok');
+    return;
+  }
   if (req.url?.startsWith('/plain/slow')) {
     setTimeout(() => echoHandler(req, res), 150);
     return;
@@ -140,6 +148,16 @@ describe('hop-by-hop headers', () => {
     expect(ex.body).toBe('ok');
     // The gateway frames the response itself: one framing header, never both.
     expect(header(ex, 'content-length') !== undefined && header(ex, 'transfer-encoding') !== undefined).toBe(false);
+  });
+});
+
+describe('response headers from the upstream', () => {
+  it('pass through byte for byte, bytes above 0x7F and repeated headers included', async () => {
+    const { ex } = await send('/plain/resp-obs');
+    // ex.raw is latin1: one character per byte received. The upstream sent UTF-8.
+    expect(Buffer.from(header(ex, 'x-obs') ?? '', 'latin1').toString('hex')).toBe(Buffer.from('caf\xe9 \xe2\x82\xac', 'utf8').toString('hex'));
+    expect(headerAll(ex, 'set-cookie')).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+    expect(header(ex, 'x-plain')).toBe('ascii');
   });
 });
 

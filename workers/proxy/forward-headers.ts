@@ -118,14 +118,16 @@ const RESPONSE_SKIP = [
 const SKIP_LENGTHS = new Set(RESPONSE_SKIP.map((b) => b.length));
 
 /** True when a raw upstream response header name must not be forwarded. */
-export function isSkippedResponseHeader(name: Buffer): boolean {
+export function isSkippedResponseHeader(name: string | Buffer): boolean {
   if (!SKIP_LENGTHS.has(name.length)) return false;
+  const text = typeof name === 'string';
   for (const skip of RESPONSE_SKIP) {
     if (skip.length !== name.length) continue;
     let eq = true;
-    for (let i = 0; i < name.length; i++) {
+    for (let i = 0; i < skip.length; i++) {
       // ASCII lowercase fold
-      if ((name[i]! | 0x20) !== skip[i]) {
+      const c = text ? name.charCodeAt(i) : name[i]!;
+      if ((c | 0x20) !== skip[i]) {
         eq = false;
         break;
       }
@@ -136,7 +138,7 @@ export function isSkippedResponseHeader(name: Buffer): boolean {
 }
 
 /** Header names listed in an upstream response's Connection header (to drop them too). */
-export function responseConnectionTokens(raw: Buffer[]): string[] | null {
+export function responseConnectionTokens(raw: ReadonlyArray<string | Buffer>): string[] | null {
   let out: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;

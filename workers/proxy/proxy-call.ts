@@ -183,7 +183,7 @@ export class ProxyCall implements UpstreamHandler {
     if (this.ex.aborted) abort(new Error('client aborted'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: Array<string | Buffer>, resume: () => void): boolean {
     if (this.done || this.ex.aborted) return false;
     // 1xx interim responses are not forwarded (uWS answered Expect itself).
     if (statusCode < 200) return true;

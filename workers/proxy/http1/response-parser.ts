@@ -3,9 +3,10 @@
  * block, then the body framed by Content-Length, chunked coding, or the connection's end.
  *
  * Built for the proxy's needs and nothing more: header names and values are handed over
- * as Buffers (subarrays of the bytes read: no string conversion for headers the proxy just
- * copies), body bytes are passed through without copying, and the caller can stop between
- * two pieces of body (backpressure) and feed the rest later.
+ * as latin1 strings cut from one decoding of the header block when they are ASCII (the
+ * listener then writes them all in one call), as Buffers when they carry bytes above 0x7F
+ * (so they go out byte for byte); body bytes are passed through without copying, and the
+ * caller can stop between two pieces of body (backpressure) and feed the rest later.
  *
  * Strict where a lenient reading would let an upstream desynchronise the connection
  * (RFC 9112 section 6.3): Content-Length together with Transfer-Encoding, differing or
@@ -35,7 +36,7 @@ export class ResponseParseError extends Error {
 /** What the parser reports; implemented by the connection. */
 export interface ResponseEvents {
   /** A complete head. Return false to stop feeding (the caller resumes with feed()). */
-  onHead(status: number, headers: Buffer[], kind: BodyKind, keepAlive: boolean, keepAliveHintMs: number): boolean;
+  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, keepAliveHintMs: number): boolean;
   /** A piece of body. Return false to stop after it (backpressure). */
   onBody(chunk: Buffer): boolean;
   /** The message is complete (for UntilClose: on end()). */
@@ -235,7 +236,10 @@ export class ResponseParser {
     if (lineEnd - start > 12 && data[start + 12] !== 0x20) throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
     const status = d0 * 100 + d1 * 10 + d2;
 
-    const headers: Buffer[] = [];
+    const headers: Array<string | Buffer> = [];
+    // The header block decoded once; ASCII names and values are cut from it (see top).
+    const blockStart = lineEnd + 2;
+    const text = blockStart < end ? data.toString('latin1', blockStart, end) : '';
     let contentLength = -1;
     let chunked = false;
     let hasTE = false;
@@ -258,26 +262,30 @@ export class ResponseParser {
       while (vs < e && (data[vs] === 0x20 || data[vs] === 0x09)) vs++;
       let ve = e;
       while (ve > vs && (data[ve - 1] === 0x20 || data[ve - 1] === 0x09)) ve--;
+      let high = 0;
       for (let i = vs; i < ve; i++) {
         const c = data[i]!;
         if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
+        high |= c;
       }
-      const name = data.subarray(p, colon);
-      const value = data.subarray(vs, ve);
+      let nameHigh = 0;
+      for (let i = p; i < colon; i++) nameHigh |= data[i]!;
+      const name = nameHigh < 0x80 ? text.slice(p - blockStart, colon - blockStart) : data.subarray(p, colon);
+      const value = high < 0x80 ? text.slice(vs - blockStart, ve - blockStart) : data.subarray(vs, ve);
       const nl = colon - p;
       // Framing headers are examined; everything else passes through untouched.
-      if (nl === 14 && equalsLower(name, 'content-length')) {
-        const v = parseDigits(value);
+      if (nl === 14 && equalsLower(data, p, 'content-length')) {
+        const v = parseDigits(data, vs, ve);
         if (v < 0 || (contentLength >= 0 && v !== contentLength)) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'bad Content-Length');
         contentLength = v;
-      } else if (nl === 17 && equalsLower(name, 'transfer-encoding')) {
+      } else if (nl === 17 && equalsLower(data, p, 'transfer-encoding')) {
         hasTE = true;
         chunked = endsWithChunked(value);
-      } else if (nl === 10 && equalsLower(name, 'connection')) {
+      } else if (nl === 10 && equalsLower(data, p, 'connection')) {
         const v = value.toString('latin1').toLowerCase();
         if (/(?:^|,)\s*close\s*(?:,|$)/.test(v)) close = true;
         if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(v)) keepAliveSeen = true;
-      } else if (nl === 10 && equalsLower(name, 'keep-alive')) {
+      } else if (nl === 10 && equalsLower(data, p, 'keep-alive')) {
         const m = /timeout\s*=\s*(\d+)/i.exec(value.toString('latin1'));
         if (m !== null) hintMs = Number(m[1]) * 1000;
       }
@@ -408,20 +416,21 @@ export class ResponseParser {
   }
 }
 
-function equalsLower(name: Buffer, lower: string): boolean {
+/** Whether the bytes of `data` at `at` spell `lower`, ASCII case folded. */
+function equalsLower(data: Buffer, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
-    let c = name[i]!;
+    let c = data[at + i]!;
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
     if (c !== lower.charCodeAt(i)) return false;
   }
   return true;
 }
 
-function parseDigits(v: Buffer): number {
-  if (v.length === 0 || v.length > 15) return -1;
+function parseDigits(data: Buffer, from: number, to: number): number {
+  if (to === from || to - from > 15) return -1;
   let n = 0;
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]! - 0x30;
+  for (let i = from; i < to; i++) {
+    const c = data[i]! - 0x30;
     if (c < 0 || c > 9) return -1;
     n = n * 10 + c;
   }
@@ -429,7 +438,7 @@ function parseDigits(v: Buffer): number {
 }
 
 /** Whether the last transfer coding is "chunked" (RFC 9112 6.3 rule 4). */
-function endsWithChunked(v: Buffer): boolean {
+function endsWithChunked(v: string | Buffer): boolean {
   const s = v.toString('latin1').toLowerCase();
   const i = s.lastIndexOf(',');
   return (i < 0 ? s : s.slice(i + 1)).trim() === 'chunked';

@@ -22,6 +22,7 @@ import tls from 'node:tls';
 import { BodyKind, ResponseParser, type ResponseEvents } from './response-parser.js';
 
 /**
+ * Header names and values are latin1 strings, or Buffers when they carry bytes above 0x7F.
  * Header and body Buffers handed to a handler are slices of the connection's read buffer.
  * They stay valid until the exchange ends (onComplete/onError); a handler that keeps one
  * beyond that must copy it, because the next response on the connection is read into the
@@ -31,7 +32,7 @@ export interface UpstreamHandler {
   /** Called at dispatch with a function that aborts the request (then onError follows). */
   onConnect(abort: (err: Error) => void): void;
   /** The final response head; return false to pause until `resume` is called. */
-  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean;
+  onHeaders(status: number, rawHeaders: Array<string | Buffer>, resume: () => void): boolean;
   /** A piece of response body; return false to pause until `resume` is called. */
   onData(chunk: Buffer): boolean;
   onComplete(trailers: null): void;
@@ -364,7 +365,7 @@ class Connection implements ResponseEvents {
 
   // ---- ResponseEvents -----------------------------------------------------------------
 
-  onHead(status: number, headers: Buffer[], kind: BodyKind, keepAlive: boolean, hintMs: number): boolean {
+  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, hintMs: number): boolean {
     const ex = this.ex;
     if (ex === null) return false;
     this.reusable = keepAlive;
