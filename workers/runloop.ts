@@ -274,7 +274,7 @@ export class Runloop implements ProxyHost {
       // The gateway's value replaces the upstream's (Kong's kong.response.set_header), e.g.
       // an upstream that sends its own X-RateLimit-* headers.
       dropHeaders(raw, extra);
-      for (const [k, v] of extra) raw.push(k, v);
+      for (let i = 0; i < extra.length; i++) raw.push(extra[i]!);
     }
     if (!hasHeaderFilter(ctx)) return raw;
     ctx.response = { status, headers: toHeaderObject(raw), source: 'upstream', contentLength };
@@ -325,7 +325,7 @@ export class Runloop implements ProxyHost {
     if (contentType !== '') headers.push('Content-Type', contentType);
     if (r.headers !== undefined) for (const [k, v] of r.headers) headers.push(k, v);
     const extra = ctx.extraResponseHeaders;
-    if (extra !== null) for (const [k, v] of extra) headers.push(k, v);
+    if (extra !== null) for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
     headers.push(
       'X-Kong-Response-Latency',
       String(Math.round(performance.now() - ctx.startedAt)),
@@ -404,16 +404,17 @@ function removeHeader(flat: string[], name: string): void {
 }
 
 /**
- * Removes from a flat header list every header named in `names` (case-insensitive).
- * Allocation-free unless a name of the same length is found (the rare case).
+ * Removes from a flat header list every header named in `extra` (a flat [name, value, ...]
+ * list; case-insensitive). Allocation-free unless a name of the same length is found (the
+ * rare case).
  */
-function dropHeaders(flat: HeaderValue[], names: ReadonlyArray<readonly [string, string]>): void {
+function dropHeaders(flat: HeaderValue[], extra: readonly string[]): void {
   let w = 0;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
     let drop = false;
-    for (let j = 0; j < names.length; j++) {
-      const n = names[j]![0];
+    for (let j = 0; j < extra.length; j += 2) {
+      const n = extra[j]!;
       if (n.length !== name.length) continue;
       if ((typeof name === 'string' ? name : name.toString('latin1')).toLowerCase() === n.toLowerCase()) {
         drop = true;

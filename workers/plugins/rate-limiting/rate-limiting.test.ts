@@ -89,7 +89,10 @@ function sync(h: PluginHandler, ctx: RequestContext): Verdict {
 
 /** Response headers the plugin added, as name -> value. */
 function added(ctx: RequestContext): Record<string, string> {
-  return Object.fromEntries(ctx.extraResponseHeaders ?? []);
+  const flat = ctx.extraResponseHeaders ?? [];
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }
 
 /** Status of n requests (200 when the plugin lets them through). */
