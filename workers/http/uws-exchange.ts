@@ -345,17 +345,20 @@ export class UwsExchange implements Downstream {
     const res = this.res;
     this.lastActivity = performance.now();
     if (this.headHeaders !== null) {
+      if (this.mode === MODE_FIXED && chunk.length === this.total) {
+        // The whole body in one chunk (most responses): end() sends head and body in one
+        // write, keeps whatever the socket does not take yet (no retry state of ours, no
+        // reference to the upstream's read buffer), and can close the connection after.
+        this.flushHead(false);
+        this.finished = true;
+        res.end(chunk, this.closeAfter);
+        this.release();
+        return true;
+      }
       if (this.closeAfter && this.mode === MODE_FIXED) {
         // tryEnd cannot close the connection afterwards (and close() after an end throws):
-        // a whole body in one chunk goes out with end(body, close); a longer one is sent
-        // chunked, so the connection can be closed at its end as RFC 9112 9.6 requires.
-        if (chunk.length === this.total) {
-          this.flushHead(false);
-          this.finished = true;
-          res.end(chunk, true);
-          this.release();
-          return true;
-        }
+        // a longer body is sent chunked, so the connection can be closed at its end as
+        // RFC 9112 9.6 requires.
         this.mode = MODE_CHUNKED;
         this.announced = this.total;
       }
