@@ -137,13 +137,35 @@ export function isSkippedResponseHeader(name: string | Buffer): boolean {
   return false;
 }
 
+/** Whether a header name (or token), as a string or raw bytes, is `lower` in ASCII case folding. */
+export function equalsLowerAscii(s: string | Buffer, lower: string): boolean {
+  const n = lower.length;
+  if (s.length !== n) return false;
+  if (typeof s === 'string') {
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== lower.charCodeAt(i)) return false;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let c = s[i]!;
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== lower.charCodeAt(i)) return false;
+    }
+  }
+  return true;
+}
+
 /** Header names listed in an upstream response's Connection header (to drop them too). */
 export function responseConnectionTokens(raw: ReadonlyArray<string | Buffer>): string[] | null {
   let out: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 10 || name.toString('latin1').toLowerCase() !== 'connection') continue;
-    const tokens = connectionTokens(raw[i + 1]!.toString('latin1'));
+    if (!equalsLowerAscii(raw[i]!, 'connection')) continue;
+    const value = raw[i + 1]!;
+    // The usual values name no header: no split needed.
+    if (equalsLowerAscii(value, 'keep-alive') || equalsLowerAscii(value, 'close')) continue;
+    const tokens = connectionTokens(value.toString('latin1'));
     if (tokens !== null) (out ??= []).push(...tokens);
   }
   return out;

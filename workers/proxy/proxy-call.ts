@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { LocalReply } from '../pipeline/types.js';
-import { isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
+import { equalsLowerAscii, isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
 import type { UpstreamHandler } from './http1/upstream-pool.js';
 
 /** The parts of the worker a call needs; implemented by the runloop. */
@@ -198,13 +198,13 @@ export class ProxyCall implements UpstreamHandler {
     let viaIndex = -1;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!;
-      if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {
+      if (equalsLowerAscii(name, 'content-length')) {
         contentLength = Number(rawHeaders[i + 1]!.toString('latin1'));
         continue;
       }
       if (isSkippedResponseHeader(name)) continue;
       if (dropped !== null && dropped.includes(name.toString('latin1').toLowerCase())) continue;
-      if (name.length === 3 && name.toString('latin1').toLowerCase() === 'via') viaIndex = headers.length;
+      if (equalsLowerAscii(name, 'via')) viaIndex = headers.length;
       headers.push(name, rawHeaders[i + 1]!);
     }
     if (viaIndex >= 0) headers[viaIndex + 1] = `${headers[viaIndex + 1]!.toString()}, ${VIA_TOKEN}`;
