@@ -253,17 +253,23 @@ describe('oas-validation end to end', () => {
     expect(gw.output()).not.toContain('secret-value-42');
   });
 
-  it('validate_response_body: a conforming response arrives whole, a failing one is cut and logged', async () => {
+  it('validate_response_body: a conforming response arrives whole, a failing one is answered 406 (Kong) and logged', async () => {
     const small = JSON.stringify({ a: 1 });
     const ok = await httpReq(gw.proxyPort, '/resp/echo', { method: 'POST', headers: json(null), body: small });
     expect(ok.status).toBe(200);
     expect(ok.json()).toMatchObject({ url: '/echo', bytes: small.length, sha256: sha(small) });
-    // The upstream answers bytes: 150, over the response schema's maximum: the client never gets a clean response.
+    // The upstream answers bytes: 150, over the response schema's maximum. Nothing of the
+    // response went out while it was held for validation: the client gets Kong's 406.
     const big = JSON.stringify({ a: 'x'.repeat(140) });
-    await expect(httpReq(gw.proxyPort, '/resp/echo', { method: 'POST', headers: json(null), body: big })).rejects.toThrow();
+    const refused = await httpReq(gw.proxyPort, '/resp/echo', { method: 'POST', headers: json(null), body: big });
+    expect(refused.status).toBe(406);
+    expect(refused.json()).toMatchObject({ message: "response body doesn't conform to schema" });
+    expect(refused.text).not.toContain('sha256');
     await new Promise((res) => setTimeout(res, 200));
-    expect(gw.output()).toContain('upstream response does not conform to the OpenAPI spec: response cut');
+    expect(gw.output()).toContain('upstream response does not conform to the OpenAPI spec: replaced with 406');
     expect(gw.output()).toContain('/bytes must be <= 100');
+    // The gateway keeps serving on the same route.
+    expect((await httpReq(gw.proxyPort, '/resp/echo', { method: 'POST', headers: json(null), body: small })).status).toBe(200);
   });
 
   it('validates large bodies in the offload thread, with the same verdicts as on the event loop', async () => {

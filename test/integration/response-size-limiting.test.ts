@@ -46,6 +46,12 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   res.on('finish', () => void (rec.finished = true));
   res.on('close', () => void (rec.aborted = !rec.finished));
   const body = pattern(n);
+  if (kind === 'burst') {
+    // Chunked, the whole body in one write: the gateway's first read already holds more than a small limit.
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.end(body);
+    return;
+  }
   if (kind === 'cl') {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -79,6 +85,12 @@ services:
         plugins:
           - name: response-size-limiting
             config: { allowed_payload_size: 64, size_unit: kilobytes }
+      - name: tiny
+        paths: [/tiny]
+        strip_path: true
+        plugins:
+          - name: response-size-limiting
+            config: { allowed_payload_size: 4, size_unit: kilobytes }
       - name: open
         paths: [/open]
         strip_path: true
@@ -132,7 +144,20 @@ describe('response-size-limiting on the wire', () => {
     expect(r.body.equals(pattern(total).subarray(0, r.body.length))).toBe(true);
     await waitFor('the upstream sees its response dropped', () => sent.some((s) => s.path === `/chunked/${total}` && s.aborted));
     expect(sent.find((s) => s.path === `/chunked/${total}`)!.finished).toBe(false);
-    expect(gw.output()).toContain('response-size-limiting: upstream body crossed the limit while streaming; connection cut');
+    expect(gw.output()).toContain('response-size-limiting: upstream body crossed the limit while streaming; response stopped');
+  });
+
+  it('answers a clean 502 when a chunked body crosses the limit before any of it was sent', async () => {
+    const total = 64 * KB;
+    const r = await rawGet(gw.proxyPort, `/tiny/burst/${total}`);
+    expect(r.timedOut).toBe(false);
+    // The head waits for the first body byte; the first chunk read already crosses 4 KB.
+    expect(r.status).toBe(502);
+    expect(r.complete).toBe(true);
+    expect(JSON.parse(r.body.toString()).message).toBe('Response size limit exceeded');
+    const open = await rawGet(gw.proxyPort, `/open/burst/${total}`);
+    expect(open.complete).toBe(true);
+    expect(sha(open.body)).toBe(sha(pattern(total)));
   });
 
   it('answers a clean 502 for a Content-Length body over the limit: none of the upstream’s body is sent', async () => {

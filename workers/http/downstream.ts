@@ -77,4 +77,10 @@ export interface Downstream {
   onAbort: (() => void) | null;
   /** Force-closes the connection (e.g. upstream failed mid-body: the client must not see a clean end). */
   destroy(): void;
+  /**
+   * Takes back a streamed response whose head is still held and of which no byte has been
+   * written: returns true, and the exchange can answer anew (respond). False once anything
+   * of it reached the connection.
+   */
+  retractHead(): boolean;
 }

@@ -445,6 +445,18 @@ export class UwsExchange implements Downstream {
     this.release();
   }
 
+  retractHead(): boolean {
+    if (this.aborted || this.finished || this.headHeaders === null || this.bytesSent !== 0) return false;
+    this.headHeaders = null;
+    this.headSent = false;
+    this.status = 0;
+    this.mode = MODE_NONE;
+    this.total = 0;
+    this.announced = -1;
+    this.written = 0;
+    return true;
+  }
+
   destroy(): void {
     if (this.aborted) return;
     // Mark first: res.close() runs onAborted synchronously.

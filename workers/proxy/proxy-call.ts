@@ -291,12 +291,24 @@ export class ProxyCall implements UpstreamHandler {
   }
 
   /**
-   * A body filter refused the response after its head went out: the client must see a
-   * broken response (never a clean short one), and the upstream request is dropped.
+   * A body filter refused the response. Before any byte of it went out, the client gets the
+   * filter's reply; after, it must see a broken response (never a clean short one). Either
+   * way the upstream request is dropped.
    */
   private cutResponse(): false {
     const err = new ResponseReplacedError();
     const abort = this.abortUpstream;
+    const reply = this.ctx.responseAbort;
+    if (reply !== null && this.ex.retractHead()) {
+      // Nothing of the upstream's response reached the client yet (its head is held until
+      // the first body byte, and the filter held every byte back): the client gets the
+      // plugin's reply instead, as Kong answers it (oas-validation's 406).
+      this.ctx.responseAbort = null;
+      this.release();
+      if (abort !== null) abort(err);
+      this.host.replaceResponse(this.ctx, this.ex, reply);
+      return false;
+    }
     this.ex.destroy();
     this.finish(err);
     if (abort !== null) abort(err);

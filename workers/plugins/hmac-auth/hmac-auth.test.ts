@@ -144,6 +144,7 @@ function feed(ctx: RequestContext, body: Buffer, chunked = false): void {
     onDrain: null,
     onAbort: null,
     destroy() {},
+    retractHead: () => false,
   };
   ctx.downstream = ds;
 }

@@ -637,6 +637,7 @@ function streamed(method: string, path: string, contentType: string, contentLeng
     onDrain: null,
     onAbort: null,
     destroy: unexpected,
+    retractHead: () => false,
   } as unknown as Downstream;
   ctx.downstream = ds;
   return {
@@ -741,7 +742,7 @@ describe('validate_response_body', () => {
     const r = respond(h, 200, { 'content-type': 'application/json' }, ['{"id":"one"}', '']);
     expect(r.sent).toBe('');
     expect(r.aborted).toEqual({ status: 406, message: "response body doesn't conform to schema" });
-    expect(logs[0]).toMatchObject({ msg: 'upstream response does not conform to the OpenAPI spec: response cut', obj: { operation: 'GET /items/{id}', status: 200, error: '/id must be integer' } });
+    expect(logs[0]).toMatchObject({ msg: 'upstream response does not conform to the OpenAPI spec: replaced with 406', obj: { operation: 'GET /items/{id}', status: 200, error: '/id must be integer' } });
     const problem = respond(h, 404, { 'content-type': 'application/problem+json' }, ['{"detail":"x"}']);
     expect(problem.aborted?.status).toBe(406);
     const n = plugin(spec, { validate_response_body: true, notify_only_response_body_validation_failure: true });

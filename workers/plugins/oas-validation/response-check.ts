@@ -86,7 +86,7 @@ export class ResponseChecker {
       this.log.warn(base, 'upstream response does not conform to the OpenAPI spec (notify only: sent)');
       return body;
     }
-    this.log.warn(base, 'upstream response does not conform to the OpenAPI spec: response cut');
+    this.log.warn(base, 'upstream response does not conform to the OpenAPI spec: replaced with 406');
     ctx.responseAbort = { status: 406, message: RESPONSE_MESSAGE };
     return EMPTY;
   }

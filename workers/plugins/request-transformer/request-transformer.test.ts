@@ -102,6 +102,7 @@ function request(r: Req = {}): RequestContext & { fed: Fed } {
     onDrain: null,
     onAbort: null,
     destroy: unexpected,
+    retractHead: () => false,
   } as unknown as Downstream;
   ctx.downstream = ds;
   return Object.assign(ctx, { fed });

@@ -56,7 +56,7 @@ export function createResponseSizeLimiting(conf: ResponseSizeLimitingConfig, env
     bodyFilter(ctx: RequestContext, chunk: Buffer): Buffer {
       if (ctx.bytesOut <= limit) return chunk;
       if (ctx.responseAbort === null) {
-        log?.warn({ requestId: ctx.id, limit, received: ctx.bytesOut }, 'response-size-limiting: upstream body crossed the limit while streaming; connection cut');
+        log?.warn({ requestId: ctx.id, limit, received: ctx.bytesOut }, 'response-size-limiting: upstream body crossed the limit while streaming; response stopped (502 if none of it was sent, else the connection is cut)');
         ctx.responseAbort = TOO_LARGE;
       }
       return EMPTY;
