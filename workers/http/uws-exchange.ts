@@ -16,6 +16,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { statusLine } from '../../src/shared/http-messages.js';
 import { RequestBodyLimitError, type Downstream, type HeaderValue, type RequestBodySink } from './downstream.js';
+import type { InflightEntry } from './inflight-list.js';
 
 const MODE_NONE = 0;
 const MODE_FIXED = 1;
@@ -83,7 +84,7 @@ export interface ExchangeOwner {
   exchangeDone(ex: UwsExchange): void;
 }
 
-export class UwsExchange implements Downstream {
+export class UwsExchange implements Downstream, InflightEntry {
   aborted = false;
   finished = false;
   headSent = false;
@@ -100,6 +101,10 @@ export class UwsExchange implements Downstream {
   receivingBody: boolean;
   /** While draining, responses carry Connection: close so clients do not reuse the socket. */
   closeAfter = false;
+  /** The listener's in-flight list (inflight-list.ts). */
+  inflightPrev: InflightEntry | null = null;
+  inflightNext: InflightEntry | null = null;
+  inflightListed = false;
 
   private readonly res: HttpResponse;
   private readonly owner: ExchangeOwner;

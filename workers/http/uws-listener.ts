@@ -15,6 +15,7 @@ import type { Runloop } from '../runloop.js';
 import { SERVER_TOKEN } from '../runloop.js';
 import { formatBinaryAddress, resolveClientIp, type TrustedProxies } from './client-address.js';
 import { errorContentType, renderError } from './error-body.js';
+import { InflightList } from './inflight-list.js';
 import { isGuardFailure, readRequestHead } from './request-guard.js';
 import { RequestContext } from './request-context.js';
 import { UwsExchange, type ExchangeOwner } from './uws-exchange.js';
@@ -31,7 +32,7 @@ const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 const DRAIN_QUIET_MS = 500;
 
 export class UwsListener implements ExchangeOwner {
-  readonly inflight = new Set<UwsExchange>();
+  readonly inflight = new InflightList<UwsExchange>();
   requests = 0;
   private readonly uws: Uws;
   private readonly app: TemplatedApp;
@@ -242,7 +243,7 @@ export class UwsListener implements ExchangeOwner {
       await new Promise((r) => setTimeout(r, quietUntil - now));
     }
     const abandoned = this.inflight.size;
-    for (const ex of [...this.inflight]) this.abandon(ex);
+    for (const ex of this.inflight.toArray()) this.abandon(ex);
     clearInterval(this.sweepTimer);
     (this.app as unknown as { close(): void }).close();
     return abandoned;
