@@ -23,7 +23,7 @@ import { runAccess, runBodyFilter, runHeaderFilter, runLog, runRewrite } from '.
 import { ConsumerIndex } from './auth/consumer-index.js';
 import type { LocalReply, MaybePromise, PluginBaseEnv, PluginDefinition, Verdict } from './pipeline/types.js';
 import { Balancer } from './proxy/balancer.js';
-import { upstreamRequestHeaders } from './proxy/forward-headers.js';
+import { isPlainValue, upstreamRequestHeaders } from './proxy/forward-headers.js';
 import { ProxyCall, RequestBodyStream, type ProxyHost } from './proxy/proxy-call.js';
 import type { UpstreamPools } from './proxy/upstream-pools.js';
 import { normalizePath } from './router/normalize-path.js';
@@ -216,6 +216,9 @@ export class Runloop implements ProxyHost {
           path: ctx.query.length > 0 ? `${ctx.upstreamPath}?${ctx.query}` : ctx.upstreamPath,
           method: ctx.upstreamMethod ?? ctx.method,
           headers,
+          // The listener checked the client's headers and ours are built from them: the
+          // pool's own check is needed only for a plugin's values or a configured Host.
+          headersChecked: ctx.headersChecked && isPlainValue(host),
           body,
           headersTimeout: service.read_timeout,
           bodyTimeout: service.read_timeout,

@@ -53,6 +53,13 @@ export class RequestContext {
   headers: Record<string, string>;
   /** Lowercased names of headers that appeared more than once, or null (the common case). */
   repeatedHeaders: string[] | null;
+  /**
+   * Every header name is a token and every value is HTAB and visible ASCII: the listener
+   * checked them (request-guard.ts) and no plugin has set one since (setHeader clears it).
+   * The proxy then sends them upstream as they are, without re-encoding or re-checking
+   * each one. False unless a listener vouches for its headers.
+   */
+  headersChecked = false;
   /** Host without port, lowercased. */
   host: string;
   /** Port the client addressed (from Host, else the listener's). */
@@ -179,8 +186,12 @@ export class RequestContext {
 
   /** Sets (or with null, removes) a request header sent upstream and seen by later plugins. */
   setHeader(name: string, value: string | null): void {
-    if (value === null) delete this.headers[name];
-    else this.headers[name] = value;
+    if (value === null) {
+      delete this.headers[name];
+    } else {
+      this.headers[name] = value;
+      this.headersChecked = false;
+    }
   }
 
   /**

@@ -19,6 +19,8 @@ export interface GuardFailure {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: no control characters other than HTAB (RFC 9110 5.5). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Anything but HTAB and visible ASCII: a control character or a non-ASCII one (one test in the common case). */
+const NOT_PLAIN_VALUE = /[^\x09\x20-\x7e]/;
 /** Request target: visible ASCII only, no fragment. */
 const BAD_TARGET = /[^\x21-\x7e]|#/;
 const DIGITS = /^[0-9]{1,15}$/;
@@ -31,12 +33,16 @@ let bytes = 0;
 let repeated: string[] | null = null;
 let badName = false;
 let badValue = false;
+let nonAscii = false;
 
 function collect(name: string, value: string): void {
   count++;
   bytes += name.length + value.length;
   if (!TOKEN.test(name)) badName = true;
-  if (BAD_VALUE.test(value)) badValue = true;
+  if (NOT_PLAIN_VALUE.test(value)) {
+    if (BAD_VALUE.test(value)) badValue = true;
+    else nonAscii = true;
+  }
   const prev = headers[name];
   if (prev === undefined) {
     headers[name] = value;
@@ -56,9 +62,14 @@ export interface RequestHead {
   /** Content-Length, or -1 when absent. */
   contentLength: number;
   chunked: boolean;
+  /**
+   * Some header value has characters above U+007F (obs-text, decoded by uWS as UTF-8). When
+   * false, every value is HTAB and visible ASCII and can be written upstream as it is.
+   */
+  nonAscii: boolean;
 }
 
-const head: RequestHead = { headers, repeated: null, host: '', hostPort: 0, contentLength: -1, chunked: false };
+const head: RequestHead = { headers, repeated: null, host: '', hostPort: 0, contentLength: -1, chunked: false, nonAscii: false };
 
 /**
  * Reads and checks the head of `req`. Returns the head, or a failure to answer with.
@@ -86,6 +97,7 @@ export function readRequestHead(
   repeated = null;
   badName = false;
   badValue = false;
+  nonAscii = false;
   req.forEach(collect);
   const h = headers;
 
@@ -131,6 +143,7 @@ export function readRequestHead(
   head.hostPort = hostPort;
   head.contentLength = contentLength;
   head.chunked = chunked;
+  head.nonAscii = nonAscii;
   return head;
 }
 

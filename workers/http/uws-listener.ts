@@ -127,6 +127,7 @@ export class UwsListener implements ExchangeOwner {
       clientIp,
       now,
     );
+    ctx.headersChecked = !head.nonAscii;
     ctx.downstream = ex;
     this.runloop.handle(ctx, ex);
   }

@@ -74,31 +74,53 @@ export interface ForwardInfo {
   prefix: string | null;
 }
 
-/** Builds the flat [name, value, ...] header list for the upstream request. */
+/** Visible ASCII and HTAB only: a value that can go upstream as it is, and cannot split a header. */
+const PLAIN_VALUE = /^[\x09\x20-\x7e]*$/;
+
+/** Whether `value` is HTAB and visible ASCII only (no re-encoding, no CR/LF/NUL). */
+export function isPlainValue(value: string): boolean {
+  return PLAIN_VALUE.test(value);
+}
+
+/**
+ * Builds the flat [name, value, ...] header list for the upstream request.
+ *
+ * When the listener vouched for the request headers (ctx.headersChecked: all plain ASCII,
+ * no plugin value since), they and the values computed from them (X-Forwarded-*, Via)
+ * go as they are; otherwise each value is re-encoded by wire(). The Host value (from the
+ * config or a plugin) always is.
+ */
 export function upstreamRequestHeaders(ctx: RequestContext, info: ForwardInfo): string[] {
   const h = ctx.headers;
+  const verbatim = ctx.headersChecked;
   const out: string[] = [];
   const dropped = connectionTokens(h['connection']);
   for (const name in h) {
     if (REQUEST_SKIP.has(name)) continue;
     if (dropped !== null && dropped.includes(name)) continue;
-    out.push(name, wire(h[name]!));
+    const value = h[name]!;
+    out.push(name, verbatim ? value : wire(value));
   }
   out.push('host', wire(info.host));
 
   const xff = h['x-forwarded-for'];
-  out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : wire(`${xff}, ${ctx.remoteAddress}`));
+  out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : sent(`${xff}, ${ctx.remoteAddress}`, verbatim));
   const trusted = info.trustedPeer;
-  out.push('x-forwarded-proto', wire((trusted && h['x-forwarded-proto']) || ctx.scheme));
-  out.push('x-forwarded-host', wire((trusted && h['x-forwarded-host']) || ctx.host));
-  out.push('x-forwarded-port', wire((trusted && h['x-forwarded-port']) || String(ctx.port)));
-  out.push('x-forwarded-path', wire((trusted && h['x-forwarded-path']) || ctx.rawPath));
+  out.push('x-forwarded-proto', sent((trusted && h['x-forwarded-proto']) || ctx.scheme, verbatim));
+  out.push('x-forwarded-host', sent((trusted && h['x-forwarded-host']) || ctx.host, verbatim));
+  out.push('x-forwarded-port', sent((trusted && h['x-forwarded-port']) || String(ctx.port), verbatim));
+  out.push('x-forwarded-path', sent((trusted && h['x-forwarded-path']) || ctx.rawPath, verbatim));
   const prefix = (trusted && h['x-forwarded-prefix']) || (info.prefix !== '/' ? info.prefix : null);
   if (prefix) out.push('x-forwarded-prefix', wire(prefix));
   out.push('x-real-ip', ctx.clientIp);
   const via = h['via'];
-  out.push('via', via === undefined ? VIA_TOKEN : wire(`${via}, ${VIA_TOKEN}`));
+  out.push('via', via === undefined ? VIA_TOKEN : sent(`${via}, ${VIA_TOKEN}`, verbatim));
   return out;
+}
+
+/** A value built from request data: as it is when the headers were vouched for, else wire(). */
+function sent(value: string, verbatim: boolean): string {
+  return verbatim ? value : wire(value);
 }
 
 // Response header names compared as raw bytes, without decoding each one to a string.

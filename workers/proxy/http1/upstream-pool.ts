@@ -44,6 +44,11 @@ export interface UpstreamRequest {
   method: string;
   /** Flat [name, value, ...]; Content-Length and Transfer-Encoding are replaced by our framing. */
   headers: string[];
+  /**
+   * The caller guarantees every name is a token and no value has CR, LF or NUL (the gateway's
+   * request guard checked them), so dispatch does not check them again. The path always is.
+   */
+  headersChecked?: boolean;
   /** A buffered body, a stream (sent with the request's Content-Length, else chunked), or none. */
   body: Buffer | Readable | null;
   /** ms to wait for the response head once the request is sent (read_timeout); 0 = none. */
@@ -517,13 +522,16 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends a request. Header names and values are checked as undici does: a value with CR,
-   * LF or NUL, or a name that is not a token, throws here (the caller answers 400).
+   * Sends a request. Header names and values are checked as undici does (unless the request
+   * says they were): a value with CR, LF or NUL, or a name that is not a token, throws here
+   * (the caller answers 400).
    */
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
-    const hs = req.headers;
-    for (let i = 0; i < hs.length; i += 2) {
-      if (!TOKEN.test(hs[i]!) || BAD_VALUE.test(hs[i + 1]!)) throw codedError('UND_ERR_INVALID_ARG', `invalid header ${JSON.stringify(hs[i])}`);
+    if (req.headersChecked !== true) {
+      const hs = req.headers;
+      for (let i = 0; i < hs.length; i += 2) {
+        if (!TOKEN.test(hs[i]!) || BAD_VALUE.test(hs[i + 1]!)) throw codedError('UND_ERR_INVALID_ARG', `invalid header ${JSON.stringify(hs[i])}`);
+      }
     }
     if (BAD_VALUE.test(req.path) || req.path.includes(' ')) throw codedError('UND_ERR_INVALID_ARG', 'invalid request path');
     const ex = new Exchange(this, req, handler);

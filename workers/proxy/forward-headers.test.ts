@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { RequestContext } from '../http/request-context.js';
+import { isPlainValue, upstreamRequestHeaders, VIA_TOKEN } from './forward-headers.js';
+
+function context(headers: Record<string, string>, checked: boolean): RequestContext {
+  const h = Object.assign(Object.create(null) as Record<string, string>, headers);
+  const ctx = new RequestContext('ab'.repeat(16), 'GET', '/orders', '', h, null, 'api.example.com', 8000, 'http', '10.0.0.9', '10.0.0.9', 0);
+  ctx.headersChecked = checked;
+  return ctx;
+}
+
+function asObject(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+const info = { host: 'upstream.internal', trustedPeer: false, prefix: null };
+
+describe('upstreamRequestHeaders', () => {
+  it('re-encodes a non-ASCII value (decoded by uWS as UTF-8) to the bytes the client sent', () => {
+    const out = asObject(upstreamRequestHeaders(context({ host: 'api.example.com', 'x-name': 'café', via: '1.0 edé' }, false), info));
+    expect(Buffer.from(out['x-name']!, 'latin1').toString('hex')).toBe(Buffer.from('café', 'utf8').toString('hex'));
+    expect(Buffer.from(out['via']!, 'latin1').toString('utf8')).toBe(`1.0 edé, ${VIA_TOKEN}`);
+  });
+
+  it('passes vouched-for values through as they are, with the computed X-Forwarded-* and Via', () => {
+    const ctx = context({ host: 'api.example.com', 'user-agent': 'k6/0.49', 'x-forwarded-for': '192.0.2.1', via: '1.1 edge' }, true);
+    const out = asObject(upstreamRequestHeaders(ctx, info));
+    expect(out).toEqual({
+      'user-agent': 'k6/0.49',
+      host: 'upstream.internal',
+      'x-forwarded-for': '192.0.2.1, 10.0.0.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'api.example.com',
+      'x-forwarded-port': '8000',
+      'x-forwarded-path': '/orders',
+      'x-real-ip': '10.0.0.9',
+      via: `1.1 edge, ${VIA_TOKEN}`,
+    });
+  });
+
+  it('re-encodes the Host value even when the request headers were vouched for (it comes from the config or a plugin)', () => {
+    const out = asObject(upstreamRequestHeaders(context({ host: 'a' }, true), { ...info, host: 'bücher.example' }));
+    expect(Buffer.from(out['host']!, 'latin1').toString('utf8')).toBe('bücher.example');
+  });
+});
+
+describe('RequestContext.headersChecked', () => {
+  it('is false unless a listener sets it, and a plugin value clears it; a removal keeps it', () => {
+    const plain = new RequestContext('id', 'GET', '/', '', Object.create(null) as Record<string, string>, null, 'h', 80, 'http', '127.0.0.1', '127.0.0.1', 0);
+    expect(plain.headersChecked).toBe(false);
+    const ctx = context({ host: 'a', authorization: 'Bearer x' }, true);
+    ctx.setHeader('authorization', null);
+    expect(ctx.headersChecked).toBe(true);
+    ctx.setHeader('x-consumer-id', 'c-1');
+    expect(ctx.headersChecked).toBe(false);
+  });
+});
+
+describe('isPlainValue', () => {
+  it('accepts HTAB and visible ASCII only', () => {
+    expect(isPlainValue('a b\tc ~!')).toBe(true);
+    expect(isPlainValue('')).toBe(true);
+    for (const bad of ['a\r\nX-Injected: 1', 'a\nb', 'nul\0', 'del\x7f', 'café', 'bell\x07']) expect(isPlainValue(bad), JSON.stringify(bad)).toBe(false);
+  });
+});
