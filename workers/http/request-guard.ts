@@ -10,6 +10,7 @@
  */
 import type { HttpRequest } from 'uWebSockets.js';
 import type { RequestLimits } from '../../src/shared/settings.js';
+import { commonHeaderName } from './common-header-names.js';
 
 export interface GuardFailure {
   status: number;
@@ -35,10 +36,15 @@ let badName = false;
 let badValue = false;
 let nonAscii = false;
 
-function collect(name: string, value: string): void {
+function collect(raw: string, value: string): void {
   count++;
-  bytes += name.length + value.length;
-  if (!TOKEN.test(name)) badName = true;
+  bytes += raw.length + value.length;
+  // Common names become our interned copies (common-header-names.ts): those are tokens.
+  let name = commonHeaderName(raw);
+  if (name === undefined) {
+    name = raw;
+    if (!TOKEN.test(name)) badName = true;
+  }
   if (NOT_PLAIN_VALUE.test(value)) {
     if (BAD_VALUE.test(value)) badValue = true;
     else nonAscii = true;
