@@ -9,6 +9,7 @@
  * Data-plane rule: never throw to the listener. Every failure becomes a response (or a
  * closed connection once the head is out) and a log line.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { GatewayConfig, PluginConfig } from '../src/config/types.js';
 import { defaultMessage } from '../src/shared/http-messages.js';

@@ -6,6 +6,7 @@
  * One instance per request; fields are assigned in the constructor in a fixed order so V8
  * keeps a single hidden class for all of them.
  */
+import { performance } from 'node:perf_hooks';
 import type { RouteConfig, ServiceConfig } from '../../src/config/types.js';
 import type { PluginHandler } from '../pipeline/types.js';
 import { InspectingSink, inspectWhole, type BodyInspector } from './body-inspection.js';

@@ -13,6 +13,7 @@
  *   head and body leave in one cork, i.e. one send() instead of two: for the small
  *   responses that dominate API traffic that is the biggest single cost on the data path.
  */
+import { performance } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
 import { statusLine } from '../../src/shared/http-messages.js';
 import { RequestBodyLimitError, type Downstream, type HeaderValue, type RequestBodySink } from './downstream.js';

@@ -6,6 +6,7 @@
  * It also owns what uWS leaves to us: request deadlines (uWS disables its timeout once a
  * handler runs), the head checks of request-guard.ts, in-flight accounting and draining.
  */
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';

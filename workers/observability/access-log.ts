@@ -23,6 +23,7 @@
  *
  * The line is built with one template string (no intermediate object graph).
  */
+import { performance } from 'node:perf_hooks';
 import { mkdirSync, openSync, write as fsWrite, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';

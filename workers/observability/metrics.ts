@@ -18,6 +18,7 @@
  * WeakMap keyed by the config object, so each config generation resolves its own routes)
  * and recording is then a few Atomics.add on precomputed offsets.
  */
+import { performance } from 'node:perf_hooks';
 import type { RouteConfig, ServiceConfig } from '../../src/config/types.js';
 import { MetricsRecorder, SERIES_NO_ROUTE, type RequestSample } from '../../src/shared/shm/metrics.js';
 import type { Downstream } from '../http/downstream.js';

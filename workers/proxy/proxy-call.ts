@@ -10,6 +10,7 @@
  * The handler interface is undici's raw (legacy) one: header names and values arrive as
  * Buffers that go to the client unconverted.
  */
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';

@@ -19,6 +19,7 @@
  * kong.request.id. The query string is never recorded (it may carry credentials).
  * Status ERROR for 5xx responses (server spans: 4xx is the client's error).
  */
+import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../../http/request-context.js';
 import type { PluginEnv, PluginHandler } from '../../pipeline/types.js';
 import { exporterFor, type ExporterSettings, type OtlpExporter } from './exporter.js';

@@ -16,6 +16,7 @@
  * onError), and error codes are undici's (UND_ERR_CONNECT_TIMEOUT, UND_ERR_HEADERS_TIMEOUT,
  * UND_ERR_BODY_TIMEOUT, UND_ERR_SOCKET), so ProxyCall and the error mapping stay the same.
  */
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
