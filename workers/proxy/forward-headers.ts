@@ -137,16 +137,18 @@ const RESPONSE_SKIP = [
   'upgrade',
   'date',
 ].map((n) => Buffer.from(n, 'latin1'));
-const SKIP_LENGTHS = new Set(RESPONSE_SKIP.map((b) => b.length));
+/** Bit n set when some skipped name has n characters (all are shorter than 32): one AND rejects most names. */
+const SKIP_LENGTHS = RESPONSE_SKIP.reduce((mask, b) => mask | (1 << b.length), 0);
 
 /** True when a raw upstream response header name must not be forwarded. */
 export function isSkippedResponseHeader(name: string | Buffer): boolean {
-  if (!SKIP_LENGTHS.has(name.length)) return false;
+  const n = name.length;
+  if (n >= 32 || (SKIP_LENGTHS & (1 << n)) === 0) return false;
   const text = typeof name === 'string';
   for (const skip of RESPONSE_SKIP) {
-    if (skip.length !== name.length) continue;
+    if (skip.length !== n) continue;
     let eq = true;
-    for (let i = 0; i < skip.length; i++) {
+    for (let i = 0; i < n; i++) {
       // ASCII lowercase fold
       const c = text ? name.charCodeAt(i) : name[i]!;
       if ((c | 0x20) !== skip[i]) {
@@ -179,16 +181,14 @@ export function equalsLowerAscii(s: string | Buffer, lower: string): boolean {
   return true;
 }
 
-/** Header names listed in an upstream response's Connection header (to drop them too). */
-export function responseConnectionTokens(raw: ReadonlyArray<string | Buffer>): string[] | null {
-  let out: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!equalsLowerAscii(raw[i]!, 'connection')) continue;
-    const value = raw[i + 1]!;
-    // The usual values name no header: no split needed.
-    if (equalsLowerAscii(value, 'keep-alive') || equalsLowerAscii(value, 'close')) continue;
-    const tokens = connectionTokens(value.toString('latin1'));
-    if (tokens !== null) (out ??= []).push(...tokens);
-  }
+/**
+ * Adds the header names an upstream response's Connection value lists (they are dropped
+ * too) to `out`; returns `out`, created on the first name.
+ */
+export function addConnectionTokens(out: string[] | null, value: string | Buffer): string[] | null {
+  // The usual values name no header: no split needed.
+  if (equalsLowerAscii(value, 'keep-alive') || equalsLowerAscii(value, 'close')) return out;
+  const tokens = connectionTokens(value.toString('latin1'));
+  if (tokens !== null) (out ??= []).push(...tokens);
   return out;
 }

@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import type { Downstream, HeaderValue, RequestBodySink } from '../http/downstream.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { LocalReply } from '../pipeline/types.js';
-import { equalsLowerAscii, isSkippedResponseHeader, responseConnectionTokens, VIA_TOKEN } from './forward-headers.js';
+import { addConnectionTokens, equalsLowerAscii, isSkippedResponseHeader, VIA_TOKEN } from './forward-headers.js';
 import type { UpstreamHandler } from './http1/upstream-pool.js';
 
 /** The parts of the worker a call needs; implemented by the runloop. */
@@ -193,20 +193,26 @@ export class ProxyCall implements UpstreamHandler {
     const ctx = this.ctx;
     ctx.upstreamHeadersAt = performance.now();
 
-    const dropped = responseConnectionTokens(rawHeaders);
-    const headers: HeaderValue[] = [];
+    let headers: HeaderValue[] = [];
     let contentLength = -1;
-    let viaIndex = -1;
+    let dropped: string[] | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!;
-      if (equalsLowerAscii(name, 'content-length')) {
+      if (name.length === 14 && equalsLowerAscii(name, 'content-length')) {
         contentLength = Number(rawHeaders[i + 1]!.toString('latin1'));
         continue;
       }
-      if (isSkippedResponseHeader(name)) continue;
-      if (dropped !== null && dropped.includes(name.toString('latin1').toLowerCase())) continue;
-      if (equalsLowerAscii(name, 'via')) viaIndex = headers.length;
+      if (isSkippedResponseHeader(name)) {
+        if (name.length === 10 && equalsLowerAscii(name, 'connection')) dropped = addConnectionTokens(dropped, rawHeaders[i + 1]!);
+        continue;
+      }
       headers.push(name, rawHeaders[i + 1]!);
+    }
+    // Headers named in Connection are hop-by-hop too (rare: the usual values name none).
+    if (dropped !== null) headers = withoutNames(headers, dropped);
+    let viaIndex = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (equalsLowerAscii(headers[i]!, 'via')) viaIndex = i;
     }
     if (viaIndex >= 0) headers[viaIndex + 1] = `${headers[viaIndex + 1]!.toString()}, ${VIA_TOKEN}`;
     else headers.push('Via', VIA_TOKEN);
@@ -333,4 +339,13 @@ export class ProxyCall implements UpstreamHandler {
     this.ex.onAbort = null;
     this.ex.onDrain = null;
   }
+}
+
+/** `headers` without the entries whose (case-folded) name is in `names` (lowercase). */
+function withoutNames(headers: HeaderValue[], names: readonly string[]): HeaderValue[] {
+  const out: HeaderValue[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.includes(headers[i]!.toString('latin1').toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
 }
