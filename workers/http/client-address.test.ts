@@ -22,6 +22,23 @@ describe('normalizeAddress', () => {
     expect(formatBinaryAddress(v6.buffer)).toBe('::1');
     expect(formatBinaryAddress(new Uint8Array([10, 1, 2, 3]).buffer)).toBe('10.1.2.3');
   });
+
+  it('never answers with the previous address (it remembers the last one formatted)', () => {
+    const v4mapped = (a: number, b: number, c: number, d: number): ArrayBuffer =>
+      new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d]).buffer;
+    const seq: Array<[ArrayBuffer, string]> = [
+      [v4mapped(10, 0, 0, 1), '10.0.0.1'],
+      [v4mapped(10, 0, 0, 1), '10.0.0.1'],
+      [v4mapped(10, 0, 0, 2), '10.0.0.2'],
+      [v4mapped(11, 0, 0, 2), '11.0.0.2'],
+      // Same 16 bytes but the first: an IPv6 address, not the mapped one before it.
+      [new Uint8Array([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 11, 0, 0, 2]).buffer, '2000::ffff:b00:2'],
+      [new Uint8Array([11, 0, 0, 2]).buffer, '11.0.0.2'],
+      [new Uint8Array([11, 0, 0, 3]).buffer, '11.0.0.3'],
+      [v4mapped(11, 0, 0, 3), '11.0.0.3'],
+    ];
+    for (const [ab, text] of seq) expect(formatBinaryAddress(ab)).toBe(text);
+  });
 });
 
 describe('client address behind proxies', () => {

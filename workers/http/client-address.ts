@@ -159,9 +159,32 @@ export function resolveClientIp(
   return peer;
 }
 
+// The last address formatted, and its text: consecutive requests mostly come from the same
+// peer (a keep-alive connection, a load balancer in front), and 16 byte compares cost less
+// than building the text again.
+const lastBytes = new Uint8Array(16);
+let lastLength = -1;
+let lastText = '';
+
 /** Formats uWS's binary peer address (4 or 16 bytes) in canonical text form. */
 export function formatBinaryAddress(ab: ArrayBuffer): string {
   const b = new Uint8Array(ab);
+  const n = b.length;
+  if (n === lastLength) {
+    let i = n - 1;
+    while (i >= 0 && b[i] === lastBytes[i]) i--;
+    if (i < 0) return lastText;
+  }
+  const text = formatAddressBytes(b);
+  if (n <= 16) {
+    lastBytes.set(b);
+    lastLength = n;
+    lastText = text;
+  }
+  return text;
+}
+
+function formatAddressBytes(b: Uint8Array): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) return '';
   let mapped = b[10] === 0xff && b[11] === 0xff;
