@@ -67,6 +67,30 @@ describe('ResponseParser', () => {
     });
   });
 
+  it('hands ASCII names and values over as strings and ones with bytes above 0x7F as those bytes', () => {
+    let got: Array<string | Buffer> = [];
+    const p = new ResponseParser({
+      onHead: (_s, headers) => {
+        got = headers;
+        return true;
+      },
+      onBody: () => true,
+      onEnd: () => undefined,
+    });
+    p.reset(false);
+    p.feed(Buffer.from('HTTP/1.1 200 OK\r\nX-Plain:\t a b \r\nX-\xc4:  caf\xc3\xa9 \r\nX-Obs: \xff\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+    expect(got.map((h) => (typeof h === 'string' ? `s:${h}` : `b:${h.toString('hex')}`))).toEqual([
+      's:X-Plain',
+      's:a b',
+      `b:${Buffer.from('X-\xc4', 'latin1').toString('hex')}`,
+      `b:${Buffer.from('caf\xc3\xa9', 'latin1').toString('hex')}`,
+      's:X-Obs',
+      'b:ff',
+      's:Content-Length',
+      's:0',
+    ]);
+  });
+
   it('decodes chunked bodies with extensions and trailers at every split point', () => {
     everySplit(CHUNKED, (p) => {
       expect(p.status).toBe(201);
@@ -150,6 +174,10 @@ describe('ResponseParser', () => {
     ['a line without a colon', 'HTTP/1.1 200 OK\r\nbogus\r\n\r\n'],
     ['a control byte in a value', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\n\r\n'],
     ['a bare CR', 'HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n'],
+    ['a bare LF in a value', 'HTTP/1.1 200 OK\r\nX-A: a\nb\r\nContent-Length: 0\r\n\r\n'],
+    ['DEL in a value', 'HTTP/1.1 200 OK\r\nX-A: a\x7fb\r\nContent-Length: 0\r\n\r\n'],
+    ['a CR just before the blank line', 'HTTP/1.1 200 OK\r\nX-A: a\r\r\n\r\n'],
+    ['a line that is only a colon', 'HTTP/1.1 200 OK\r\n: v\r\nContent-Length: 0\r\n\r\n'],
     ['a bad status line', 'HTTP/2 200 OK\r\n\r\n'],
     ['a status out of range', 'HTTP/1.1 999 Nope\r\n\r\n'],
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],

@@ -246,46 +246,53 @@ export class ResponseParser {
     let close = minor === 0;
     let keepAliveSeen = false;
     let hintMs = 0;
-    let p = lineEnd + 2;
-    while (p < end) {
-      let e = data.indexOf(CR, p);
-      if (e < 0 || e > end) e = end;
-      if (data[e + 1] !== LF) throw new ResponseParseError('HPE_LF_EXPECTED', 'bare CR in response head');
+    // Walked on the decoded text (its char codes are the bytes): String indexOf and charCodeAt
+    // are V8 builtins, where Buffer.indexOf is a call through node's binding.
+    const tl = text.length;
+    let p = 0;
+    while (p < tl) {
+      let e = text.indexOf('\r', p);
+      if (e < 0) e = tl;
+      // The last line's CR is the one that starts the blank line after the block.
+      if (e < tl && text.charCodeAt(e + 1) !== LF) throw new ResponseParseError('HPE_LF_EXPECTED', 'bare CR in response head');
       // obs-fold (a line starting with whitespace) is refused, as RFC 9112 5.2 allows.
-      if (data[p] === 0x20 || data[p] === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'folded response header line');
-      const colon = data.indexOf(0x3a, p);
+      const first = text.charCodeAt(p);
+      if (first === 0x20 || first === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'folded response header line');
+      const colon = text.indexOf(':', p);
       if (colon <= p || colon > e) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'malformed response header line');
       // No whitespace before the colon (RFC 9112 5.1): a classic smuggling vector.
-      const last = data[colon - 1]!;
+      const last = text.charCodeAt(colon - 1);
       if (last === 0x20 || last === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'whitespace before colon');
       let vs = colon + 1;
-      while (vs < e && (data[vs] === 0x20 || data[vs] === 0x09)) vs++;
+      let c = text.charCodeAt(vs);
+      while (vs < e && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++vs);
       let ve = e;
-      while (ve > vs && (data[ve - 1] === 0x20 || data[ve - 1] === 0x09)) ve--;
+      c = text.charCodeAt(ve - 1);
+      while (ve > vs && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--ve - 1);
       let high = 0;
       for (let i = vs; i < ve; i++) {
-        const c = data[i]!;
-        if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
-        high |= c;
+        const b = text.charCodeAt(i);
+        if ((b < 0x20 && b !== 0x09) || b === 0x7f) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
+        high |= b;
       }
       let nameHigh = 0;
-      for (let i = p; i < colon; i++) nameHigh |= data[i]!;
-      const name = nameHigh < 0x80 ? text.slice(p - blockStart, colon - blockStart) : data.subarray(p, colon);
-      const value = high < 0x80 ? text.slice(vs - blockStart, ve - blockStart) : data.subarray(vs, ve);
+      for (let i = p; i < colon; i++) nameHigh |= text.charCodeAt(i);
+      const name = nameHigh < 0x80 ? text.slice(p, colon) : data.subarray(blockStart + p, blockStart + colon);
+      const value = high < 0x80 ? text.slice(vs, ve) : data.subarray(blockStart + vs, blockStart + ve);
       const nl = colon - p;
       // Framing headers are examined; everything else passes through untouched.
-      if (nl === 14 && equalsLower(data, p, 'content-length')) {
-        const v = parseDigits(data, vs, ve);
+      if (nl === 14 && equalsLowerAt(text, p, 'content-length')) {
+        const v = parseDigits(text, vs, ve);
         if (v < 0 || (contentLength >= 0 && v !== contentLength)) throw new ResponseParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'bad Content-Length');
         contentLength = v;
-      } else if (nl === 17 && equalsLower(data, p, 'transfer-encoding')) {
+      } else if (nl === 17 && equalsLowerAt(text, p, 'transfer-encoding')) {
         hasTE = true;
         chunked = endsWithChunked(value);
-      } else if (nl === 10 && equalsLower(data, p, 'connection')) {
+      } else if (nl === 10 && equalsLowerAt(text, p, 'connection')) {
         const v = value.toString('latin1').toLowerCase();
         if (/(?:^|,)\s*close\s*(?:,|$)/.test(v)) close = true;
         if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(v)) keepAliveSeen = true;
-      } else if (nl === 10 && equalsLower(data, p, 'keep-alive')) {
+      } else if (nl === 10 && equalsLowerAt(text, p, 'keep-alive')) {
         const m = /timeout\s*=\s*(\d+)/i.exec(value.toString('latin1'));
         if (m !== null) hintMs = Number(m[1]) * 1000;
       }
@@ -416,21 +423,21 @@ export class ResponseParser {
   }
 }
 
-/** Whether the bytes of `data` at `at` spell `lower`, ASCII case folded. */
-function equalsLower(data: Buffer, at: number, lower: string): boolean {
+/** Whether the characters of `text` at `at` spell `lower`, ASCII case folded. */
+function equalsLowerAt(text: string, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
-    let c = data[at + i]!;
+    let c = text.charCodeAt(at + i);
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
     if (c !== lower.charCodeAt(i)) return false;
   }
   return true;
 }
 
-function parseDigits(data: Buffer, from: number, to: number): number {
+function parseDigits(text: string, from: number, to: number): number {
   if (to === from || to - from > 15) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {
-    const c = data[i]! - 0x30;
+    const c = text.charCodeAt(i) - 0x30;
     if (c < 0 || c > 9) return -1;
     n = n * 10 + c;
   }
