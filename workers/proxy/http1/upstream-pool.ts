@@ -73,6 +73,16 @@ function codedError(code: string, message: string): Error {
   return err;
 }
 
+/** Whether header name `name` is `lower` (same length), ASCII case folded: no lowercased copy. */
+function isNamed(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 /** Methods that may be replayed on a fresh connection when a reused one turns out dead. */
@@ -218,11 +228,11 @@ class Connection implements ResponseEvents {
     for (let i = 0; i < hs.length; i += 2) {
       const name = hs[i]!;
       const value = hs[i + 1]!;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      if (name.length === 14 && isNamed(name, 'content-length')) {
         declaredLength = Number(value);
         continue;
       }
-      if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') continue;
+      if (name.length === 17 && isNamed(name, 'transfer-encoding')) continue;
       head += `${name}: ${value}\r\n`;
     }
     // Said explicitly (as undici does) for upstreams that still default to HTTP/1.0 habits.
