@@ -65,6 +65,12 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
         res.end('ok');
       });
       return;
+    case '/bad-header-name':
+      // A response whose header name carries a bare LF: forwarded, it would split into a
+      // header of the upstream's choosing on the client's connection.
+      req.resume();
+      req.on('end', () => req.socket.end('HTTP/1.1 200 OK\r\nX-A\nX-Injected: yes\r\nContent-Length: 2\r\n\r\nok'));
+      return;
     case '/reset-head':
       // Read the request, then reset the connection without a byte of response.
       req.resume();
@@ -267,6 +273,13 @@ describe('upstream failures before the response head', () => {
     const res = await simpleRequest(gw.proxyPort, '/up/reset-head?tag=reset-head');
     expect(seen.get('reset-head')).toBeDefined(); // the request did reach the upstream
     expectKongError(res, 502, KONG_502);
+  });
+
+  it('a response header name that is not a token (here with a bare LF): 502, nothing of it reaches the client', { timeout: 20_000 }, async () => {
+    const res = await simpleRequest(gw.proxyPort, '/up/bad-header-name?tag=bad-name');
+    expect(seen.get('bad-name')).toBeDefined();
+    expectKongError(res, 502, KONG_502);
+    expect(res.headers['x-injected']).toBeUndefined();
   });
 
   it('read_timeout: an upstream slower than the service\'s read_timeout gives 504, and its request is dropped', { timeout: 20_000 }, async () => {

@@ -2,11 +2,11 @@
  * Incremental HTTP/1.1 response parser for the upstream client: status line and header
  * block, then the body framed by Content-Length, chunked coding, or the connection's end.
  *
- * Built for the proxy's needs and nothing more: header names and values are handed over
- * as latin1 strings cut from one decoding of the header block when they are ASCII (the
- * listener then writes them all in one call), as Buffers when they carry bytes above 0x7F
- * (so they go out byte for byte); body bytes are passed through without copying, and the
- * caller can stop between two pieces of body (backpressure) and feed the rest later.
+ * Built for the proxy's needs and nothing more: header names (tokens) and values are
+ * handed over as latin1 strings cut from one decoding of the head (the listener then
+ * writes them all in one call), a value as a Buffer when it carries bytes above 0x7F (so it
+ * goes out byte for byte); body bytes are passed through without copying, and the caller
+ * can stop between two pieces of body (backpressure) and feed the rest later.
  *
  * Strict where a lenient reading would let an upstream desynchronise the connection
  * (RFC 9112 section 6.3): Content-Length together with Transfer-Encoding, differing or
@@ -55,6 +55,14 @@ const S_DONE = 7;
 const CR = 13;
 const LF = 10;
 const MAX_CHUNK_LINE = 1024;
+/** A header name: an RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Anything but HTAB and visible ASCII in a value: rare, then looked at closer. */
+const NOT_PLAIN = /[^\x09\x20-\x7e]/;
+/** Control bytes a value must not have (everything below 0x20 but HTAB, and DEL). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Bytes decoded at once to find the end of a response head (most heads are shorter). */
+const HEAD_WINDOW = 1024;
 const MAX_TRAILERS = 16 * 1024;
 
 export class ResponseParser {
@@ -196,7 +204,18 @@ export class ResponseParser {
       data = Buffer.concat([partial, buf.subarray(pos)]);
       start = 0;
     }
-    const end = data.indexOf('\r\n\r\n', start, 'latin1');
+    // Most heads fit in a small window: decoded once, its text gives the end of the head (a
+    // builtin string search) and every name and value (slices of it). A longer head is
+    // searched in the bytes beyond the window and decoded whole.
+    const avail = data.length - start;
+    const w = avail < HEAD_WINDOW ? avail : HEAD_WINDOW;
+    let text = data.toString('latin1', start, start + w);
+    const rel = text.indexOf('\r\n\r\n');
+    let end = rel >= 0 ? start + rel : -1;
+    if (end < 0 && avail > w) {
+      end = data.indexOf('\r\n\r\n', start + w - 3, 'latin1');
+      if (end >= 0) text = data.toString('latin1', start, end);
+    }
     if (end < 0) {
       if (data.length - start > this.maxHeadBytes) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response head too large');
       this.partial = start === 0 && data !== buf ? data : Buffer.from(data.subarray(start));
@@ -205,80 +224,79 @@ export class ResponseParser {
     if (end - start > this.maxHeadBytes) throw new ResponseParseError('HPE_HEADER_OVERFLOW', 'response head too large');
     this.partial = null;
     const consumedInBuf = partial !== null ? end + 4 - partial.length + pos : end + 4;
-    this.parseHeadBlock(data, start, end);
+    this.parseHeadBlock(data, start, end - start, text);
     return consumedInBuf;
   }
 
-  private parseHeadBlock(data: Buffer, start: number, end: number): void {
+  /**
+   * Parses the head at `data[start]`, `headLength` bytes long (without the blank line);
+   * `text` is those bytes decoded as latin1 (it may run on past the head). Offsets below
+   * are relative to `start`; the char codes of `text` are the bytes.
+   */
+  private parseHeadBlock(data: Buffer, start: number, headLength: number, text: string): void {
     // Status line: HTTP/1.x SP 3DIGIT [SP reason]
-    let lineEnd = data.indexOf(CR, start);
-    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+    const tl = headLength;
+    let lineEnd = text.indexOf('\r');
+    if (lineEnd < 0 || lineEnd > tl) lineEnd = tl;
     if (
-      lineEnd - start < 12 ||
-      data[start] !== 0x48 || // H
-      data[start + 1] !== 0x54 ||
-      data[start + 2] !== 0x54 ||
-      data[start + 3] !== 0x50 ||
-      data[start + 4] !== 0x2f || // /
-      data[start + 5] !== 0x31 || // 1
-      data[start + 6] !== 0x2e ||
-      data[start + 8] !== 0x20
+      lineEnd < 12 ||
+      text.charCodeAt(0) !== 0x48 || // H
+      text.charCodeAt(1) !== 0x54 ||
+      text.charCodeAt(2) !== 0x54 ||
+      text.charCodeAt(3) !== 0x50 ||
+      text.charCodeAt(4) !== 0x2f || // /
+      text.charCodeAt(5) !== 0x31 || // 1
+      text.charCodeAt(6) !== 0x2e ||
+      text.charCodeAt(8) !== 0x20
     ) {
       throw new ResponseParseError('HPE_INVALID_CONSTANT', 'malformed status line');
     }
-    const minor = data[start + 7]! - 0x30;
-    const d0 = data[start + 9]! - 0x30;
-    const d1 = data[start + 10]! - 0x30;
-    const d2 = data[start + 11]! - 0x30;
+    const minor = text.charCodeAt(7) - 0x30;
+    const d0 = text.charCodeAt(9) - 0x30;
+    const d1 = text.charCodeAt(10) - 0x30;
+    const d2 = text.charCodeAt(11) - 0x30;
     if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) {
       throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
     }
-    if (lineEnd - start > 12 && data[start + 12] !== 0x20) throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
+    if (lineEnd > 12 && text.charCodeAt(12) !== 0x20) throw new ResponseParseError('HPE_INVALID_STATUS', 'malformed status line');
     const status = d0 * 100 + d1 * 10 + d2;
 
+    // ASCII names and values are cut from the decoded text (see top).
     const headers: Array<string | Buffer> = [];
-    // The header block decoded once; ASCII names and values are cut from it (see top).
-    const blockStart = lineEnd + 2;
-    const text = blockStart < end ? data.toString('latin1', blockStart, end) : '';
     let contentLength = -1;
     let chunked = false;
     let hasTE = false;
     let close = minor === 0;
     let keepAliveSeen = false;
     let hintMs = 0;
-    // Walked on the decoded text (its char codes are the bytes): String indexOf and charCodeAt
-    // are V8 builtins, where Buffer.indexOf is a call through node's binding.
-    const tl = text.length;
-    let p = 0;
+    // Walked on the text: String indexOf and charCodeAt are V8 builtins, where Buffer.indexOf
+    // is a call through node's binding.
+    let p = lineEnd + 2;
     while (p < tl) {
       let e = text.indexOf('\r', p);
-      if (e < 0) e = tl;
+      if (e < 0 || e > tl) e = tl;
       // The last line's CR is the one that starts the blank line after the block.
       if (e < tl && text.charCodeAt(e + 1) !== LF) throw new ResponseParseError('HPE_LF_EXPECTED', 'bare CR in response head');
-      // obs-fold (a line starting with whitespace) is refused, as RFC 9112 5.2 allows.
-      const first = text.charCodeAt(p);
-      if (first === 0x20 || first === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'folded response header line');
       const colon = text.indexOf(':', p);
       if (colon <= p || colon > e) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'malformed response header line');
-      // No whitespace before the colon (RFC 9112 5.1): a classic smuggling vector.
-      const last = text.charCodeAt(colon - 1);
-      if (last === 0x20 || last === 0x09) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'whitespace before colon');
+      // The name must be a token (RFC 9110 5.1), as llhttp and nginx require: this also
+      // refuses obs-fold (a line starting with whitespace, RFC 9112 5.2), whitespace before
+      // the colon (a classic smuggling vector, RFC 9112 5.1), and a bare LF or any other
+      // byte that would reach the client's connection inside a name.
+      const name = text.slice(p, colon);
+      if (!TOKEN.test(name)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'invalid response header name');
       let vs = colon + 1;
       let c = text.charCodeAt(vs);
       while (vs < e && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++vs);
       let ve = e;
       c = text.charCodeAt(ve - 1);
       while (ve > vs && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--ve - 1);
-      let high = 0;
-      for (let i = vs; i < ve; i++) {
-        const b = text.charCodeAt(i);
-        if ((b < 0x20 && b !== 0x09) || b === 0x7f) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
-        high |= b;
+      let value: string | Buffer = text.slice(vs, ve);
+      if (NOT_PLAIN.test(value)) {
+        // No control byte but HTAB (a bare LF included); bytes above 0x7F pass through as bytes.
+        if (CONTROL.test(value)) throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'control byte in response header');
+        value = data.subarray(start + vs, start + ve);
       }
-      let nameHigh = 0;
-      for (let i = p; i < colon; i++) nameHigh |= text.charCodeAt(i);
-      const name = nameHigh < 0x80 ? text.slice(p, colon) : data.subarray(blockStart + p, blockStart + colon);
-      const value = high < 0x80 ? text.slice(vs, ve) : data.subarray(blockStart + vs, blockStart + ve);
       const nl = colon - p;
       // Framing headers are examined; everything else passes through untouched.
       if (nl === 14 && equalsLowerAt(text, p, 'content-length')) {
@@ -289,9 +307,14 @@ export class ResponseParser {
         hasTE = true;
         chunked = endsWithChunked(value);
       } else if (nl === 10 && equalsLowerAt(text, p, 'connection')) {
-        const v = value.toString('latin1').toLowerCase();
-        if (/(?:^|,)\s*close\s*(?:,|$)/.test(v)) close = true;
-        if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(v)) keepAliveSeen = true;
+        // The usual single values without a lowercased copy and two regexes.
+        if (ve - vs === 10 && equalsLowerAt(text, vs, 'keep-alive')) keepAliveSeen = true;
+        else if (ve - vs === 5 && equalsLowerAt(text, vs, 'close')) close = true;
+        else {
+          const v = value.toString('latin1').toLowerCase();
+          if (/(?:^|,)\s*close\s*(?:,|$)/.test(v)) close = true;
+          if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(v)) keepAliveSeen = true;
+        }
       } else if (nl === 10 && equalsLowerAt(text, p, 'keep-alive')) {
         const m = /timeout\s*=\s*(\d+)/i.exec(value.toString('latin1'));
         if (m !== null) hintMs = Number(m[1]) * 1000;
