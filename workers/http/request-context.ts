@@ -14,6 +14,11 @@ import type { Downstream, RequestBodySink } from './downstream.js';
 import type { LocalReply, Verdict } from '../pipeline/types.js';
 import { parseQuery, removeQueryArg, type QueryArgs } from './query.js';
 
+/** A header name a plugin may set without the proxy re-checking every header: a token. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** ...and a value of HTAB and visible ASCII only. */
+const PLAIN_VALUE = /^[\x09\x20-\x7e]*$/;
+
 /** Response as the header_filter phase sees it (upstream's or a local reply's). */
 export interface ResponseState {
   status: number;
@@ -56,7 +61,7 @@ export class RequestContext {
   repeatedHeaders: string[] | null;
   /**
    * Every header name is a token and every value is HTAB and visible ASCII: the listener
-   * checked them (request-guard.ts) and no plugin has set one since (setHeader clears it).
+   * checked them (request-guard.ts) and setHeader keeps it so (or clears it).
    * The proxy then sends them upstream as they are, without re-encoding or re-checking
    * each one. False unless a listener vouches for its headers.
    */
@@ -189,10 +194,13 @@ export class RequestContext {
   setHeader(name: string, value: string | null): void {
     if (value === null) {
       delete this.headers[name];
-    } else {
-      this.headers[name] = value;
-      this.headersChecked = false;
+      return;
     }
+    this.headers[name] = value;
+    // A token name with a plain ASCII value (the identity headers of the auth plugins) keeps
+    // the headers vouched for; anything else (a template filled from the query, a claim)
+    // makes the proxy re-encode and check every header before sending it.
+    if (this.headersChecked && !(HEADER_NAME.test(name) && PLAIN_VALUE.test(value))) this.headersChecked = false;
   }
 
   /**

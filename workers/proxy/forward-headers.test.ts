@@ -47,14 +47,28 @@ describe('upstreamRequestHeaders', () => {
 });
 
 describe('RequestContext.headersChecked', () => {
-  it('is false unless a listener sets it, and a plugin value clears it; a removal keeps it', () => {
+  it('is false unless a listener sets it', () => {
     const plain = new RequestContext('id', 'GET', '/', '', Object.create(null) as Record<string, string>, null, 'h', 80, 'http', '127.0.0.1', '127.0.0.1', 0);
     expect(plain.headersChecked).toBe(false);
+  });
+
+  it('survives removals and plain values (identity headers), and is cleared by anything else', () => {
     const ctx = context({ host: 'a', authorization: 'Bearer x' }, true);
     ctx.setHeader('authorization', null);
+    ctx.setHeader('x-consumer-id', '5f1c0e1a-8d3c-4b7e-9a1f-2b4c6d8e0f11');
+    ctx.setHeader('X-Consumer-Username', 'alice smith\t(ops)');
     expect(ctx.headersChecked).toBe(true);
-    ctx.setHeader('x-consumer-id', 'c-1');
-    expect(ctx.headersChecked).toBe(false);
+    for (const [name, value] of [
+      ['x-name', 'a\r\nX-Admin: true'],
+      ['x-name', 'nul\0'],
+      ['x-name', 'café'],
+      ['x name', 'v'],
+      ['x-name:', 'v'],
+    ] as const) {
+      const c = context({ host: 'a' }, true);
+      c.setHeader(name, value);
+      expect(c.headersChecked, `${JSON.stringify(name)}: ${JSON.stringify(value)}`).toBe(false);
+    }
   });
 });
 
