@@ -418,18 +418,34 @@ function dropHeaders(flat: HeaderValue[], extra: readonly string[]): void {
     const name = flat[i]!;
     let drop = false;
     for (let j = 0; j < extra.length; j += 2) {
-      const n = extra[j]!;
-      if (n.length !== name.length) continue;
-      if ((typeof name === 'string' ? name : name.toString('latin1')).toLowerCase() === n.toLowerCase()) {
+      if (sameNameAscii(name, extra[j]!)) {
         drop = true;
         break;
       }
     }
     if (drop) continue;
-    flat[w++] = name;
-    flat[w++] = flat[i + 1]!;
+    if (w !== i) {
+      flat[w] = name;
+      flat[w + 1] = flat[i + 1]!;
+    }
+    w += 2;
   }
-  flat.length = w;
+  if (w !== flat.length) flat.length = w;
+}
+
+/** Header names equal in ASCII case folding (`a` may be raw bytes), without lowercased copies. */
+function sameNameAscii(a: HeaderValue, b: string): boolean {
+  const n = b.length;
+  if (a.length !== n) return false;
+  const text = typeof a === 'string';
+  for (let i = 0; i < n; i++) {
+    let x = text ? a.charCodeAt(i) : a[i]!;
+    let y = b.charCodeAt(i);
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 function hasHeaderFilter(ctx: RequestContext): boolean {
