@@ -413,14 +413,19 @@ function removeHeader(flat: string[], name: string): void {
  * rare case).
  */
 function dropHeaders(flat: HeaderValue[], extra: readonly string[]): void {
+  // Lengths of the replacing names as bits (mod 32): most upstream names are skipped on it.
+  let lengths = 0;
+  for (let j = 0; j < extra.length; j += 2) lengths |= 1 << (extra[j]!.length & 31);
   let w = 0;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
     let drop = false;
-    for (let j = 0; j < extra.length; j += 2) {
-      if (sameNameAscii(name, extra[j]!)) {
-        drop = true;
-        break;
+    if ((lengths & (1 << (name.length & 31))) !== 0) {
+      for (let j = 0; j < extra.length; j += 2) {
+        if (sameNameAscii(name, extra[j]!)) {
+          drop = true;
+          break;
+        }
       }
     }
     if (drop) continue;

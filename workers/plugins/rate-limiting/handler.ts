@@ -195,7 +195,7 @@ export function createRateLimiting(conf: RateLimitingConfig, env: PluginEnv): Pl
       let r = limits[i]! - (count[i]! + prev[i]! * weight[i]!);
       if (i === blocked) r -= 1;
       const remaining = r > 0 ? Math.floor(r) : 0;
-      const text = String(remaining);
+      const text = integerText(remaining);
       out.push(limitNames[i]!, limitValues[i]!, remainingNames[i]!, text);
       // Windows are in ascending length: `<=` gives ties to the longer one (Kong).
       if (remaining <= bestRemaining) {
@@ -210,9 +210,15 @@ export function createRateLimiting(conf: RateLimitingConfig, env: PluginEnv): Pl
     return blocked < 0 ? undefined : replyFor(reset);
   }
 
+  /** The identifier whose hash q holds: the next request is mostly from the same consumer or client. */
+  let hashedId: string | null = null;
+
   function local(ctx: RequestContext, id: string, nowMs: number): Verdict {
     const now = prepare(nowMs);
-    table.hashKey(q, prefix, id);
+    if (id !== hashedId) {
+      table.hashKey(q, prefix, id);
+      hashedId = id;
+    }
     const blocked = table.consume(q, now);
     return conclude(ctx, blocked, q.count, q.prev, q.weight, q.window, ends, nowMs);
   }
@@ -319,4 +325,18 @@ export function createRateLimiting(conf: RateLimitingConfig, env: PluginEnv): Pl
       return failed(ctx, id, `connection ${counter.client.status}`);
     },
   };
+}
+
+const NINE_ZEROS = '000000000';
+
+/**
+ * A non-negative integer as text. Counts above 2^30 are heap numbers, which V8 formats with
+ * its general double-to-string code (and the number-string cache misses: the count changes on
+ * every request); two halves below 1e9 take the integer path, about twice as fast.
+ */
+export function integerText(v: number): string {
+  if (v < 1e9) return String(v);
+  const hi = Math.floor(v / 1e9);
+  const lo = String(v - hi * 1e9);
+  return String(hi) + NINE_ZEROS.slice(lo.length) + lo;
 }

@@ -15,6 +15,7 @@ import { EMPTY_CONSUMER_INDEX } from '../../auth/consumer-index.js';
 import { RequestContext } from '../../http/request-context.js';
 import type { LocalReply, PluginEnv, PluginHandler, PluginInstance, Verdict } from '../../pipeline/types.js';
 import { pluginDefinitions } from '../index.js';
+import { integerText } from './handler.js';
 import { pluginSchemas } from '../registry-schemas.js';
 import { EMPTY_UUID } from './handler.js';
 import { rateLimiting } from './index.js';
@@ -534,5 +535,14 @@ describe('rate-limiting handler: policy redis (real redis-server)', () => {
     await new Promise((r) => setTimeout(r, 300));
     const start = Math.floor(Date.now() / 60_000) * 60_000;
     expect(await redis.command(`GET ratelimit:${ROUTE}:${SERVICE}:192.0.2.80:${start}:minute`)).toBe('$1\r\n2\r\n');
+  });
+});
+
+describe('integerText (remaining counts in headers)', () => {
+  it('writes every count as String does, across the 1e9 split and up to 2^53', () => {
+    const values = [0, 7, 999_999_999, 1_000_000_000, 1_000_000_001, 1_000_000_010, 5_999_999_999, 6_000_000_000, 12_345_678_901_234, Number.MAX_SAFE_INTEGER];
+    for (let v = 999_999_990; v < 1_000_000_020; v++) values.push(v);
+    for (let v = 4_000_000_000; v < 4_000_001_000; v += 37) values.push(v);
+    for (const v of values) expect(integerText(v), String(v)).toBe(String(v));
   });
 });
