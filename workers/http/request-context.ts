@@ -66,6 +66,13 @@ export class RequestContext {
    * each one. False unless a listener vouches for its headers.
    */
   headersChecked = false;
+  /**
+   * The names in `headers` in the order they were added (a listener's, kept up to date by
+   * setHeader; a removed name stays listed with no value), or null: the proxy then walks
+   * the object itself. Walking a dictionary-mode object with for-in collects and sorts its
+   * keys on every request; this list is read as it is.
+   */
+  headerNames: string[] | null = null;
   /** Host without port, lowercased. */
   host: string;
   /** Port the client addressed (from Host, else the listener's). */
@@ -196,6 +203,8 @@ export class RequestContext {
       delete this.headers[name];
       return;
     }
+    const names = this.headerNames;
+    if (names !== null && this.headers[name] === undefined && !names.includes(name)) names.push(name);
     this.headers[name] = value;
     // A token name with a plain ASCII value (the identity headers of the auth plugins) keeps
     // the headers vouched for; anything else (a template filled from the query, a claim)

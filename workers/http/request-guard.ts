@@ -32,6 +32,7 @@ let headers: Record<string, string> = {};
 let count = 0;
 let bytes = 0;
 let repeated: string[] | null = null;
+let names: string[] = [];
 let badName = false;
 let badValue = false;
 let nonAscii = false;
@@ -52,6 +53,7 @@ function collect(raw: string, value: string): void {
   const prev = headers[name];
   if (prev === undefined) {
     headers[name] = value;
+    names.push(name);
     return;
   }
   (repeated ??= []).push(name);
@@ -62,6 +64,8 @@ function collect(raw: string, value: string): void {
 export interface RequestHead {
   headers: Record<string, string>;
   repeated: string[] | null;
+  /** The header names, each once, in the order they first appeared. */
+  names: string[];
   host: string;
   /** Port from the Host header, or 0 when it names none. */
   hostPort: number;
@@ -75,7 +79,7 @@ export interface RequestHead {
   nonAscii: boolean;
 }
 
-const head: RequestHead = { headers, repeated: null, host: '', hostPort: 0, contentLength: -1, chunked: false, nonAscii: false };
+const head: RequestHead = { headers, repeated: null, names, host: '', hostPort: 0, contentLength: -1, chunked: false, nonAscii: false };
 
 /**
  * Reads and checks the head of `req`. Returns the head, or a failure to answer with.
@@ -101,6 +105,7 @@ export function readRequestHead(
   count = 0;
   bytes = 0;
   repeated = null;
+  names = [];
   badName = false;
   badValue = false;
   nonAscii = false;
@@ -145,6 +150,7 @@ export function readRequestHead(
 
   head.headers = h;
   head.repeated = rep;
+  head.names = names;
   head.host = host.toLowerCase();
   head.hostPort = hostPort;
   head.contentLength = contentLength;

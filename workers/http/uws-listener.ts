@@ -129,6 +129,7 @@ export class UwsListener implements ExchangeOwner {
       now,
     );
     ctx.headersChecked = !head.nonAscii;
+    ctx.headerNames = head.names;
     ctx.downstream = ex;
     this.runloop.handle(ctx, ex);
   }

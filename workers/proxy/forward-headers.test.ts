@@ -46,6 +46,25 @@ describe('upstreamRequestHeaders', () => {
   });
 });
 
+describe('upstreamRequestHeaders with the listener\'s list of names', () => {
+  it('sends what setHeader left, once each, in the order the names first appeared', () => {
+    const ctx = context({ host: 'a', accept: '*/*', apikey: 'k1', 'x-b': '2' }, true);
+    ctx.headerNames = ['host', 'accept', 'apikey', 'x-b'];
+    ctx.setHeader('apikey', null);
+    ctx.setHeader('x-consumer-id', 'c1');
+    ctx.setHeader('x-b', null);
+    ctx.setHeader('x-b', '3');
+    ctx.setHeader('x-consumer-id', 'c2');
+    const out = upstreamRequestHeaders(ctx, info);
+    const own = out.slice(0, out.indexOf('host'));
+    expect(own).toEqual(['accept', '*/*', 'x-b', '3', 'x-consumer-id', 'c2']);
+    // The same answer as walking the object itself.
+    const walked = context({}, true);
+    walked.headers = ctx.headers;
+    expect(upstreamRequestHeaders(walked, info).slice(0, out.indexOf('host'))).toEqual(expect.arrayContaining(own));
+  });
+});
+
 describe('RequestContext.headersChecked', () => {
   it('is false unless a listener sets it', () => {
     const plain = new RequestContext('id', 'GET', '/', '', Object.create(null) as Record<string, string>, null, 'h', 80, 'http', '127.0.0.1', '127.0.0.1', 0);

@@ -95,11 +95,22 @@ export function upstreamRequestHeaders(ctx: RequestContext, info: ForwardInfo): 
   const verbatim = ctx.headersChecked;
   const out: string[] = [];
   const dropped = connectionTokens(h['connection']);
-  for (const name in h) {
-    if (REQUEST_SKIP.has(name)) continue;
-    if (dropped !== null && dropped.includes(name)) continue;
-    const value = h[name]!;
-    out.push(name, verbatim ? value : wire(value));
+  const names = ctx.headerNames;
+  if (names !== null) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const value = h[name];
+      if (value === undefined || REQUEST_SKIP.has(name)) continue;
+      if (dropped !== null && dropped.includes(name)) continue;
+      out.push(name, verbatim ? value : wire(value));
+    }
+  } else {
+    for (const name in h) {
+      if (REQUEST_SKIP.has(name)) continue;
+      if (dropped !== null && dropped.includes(name)) continue;
+      const value = h[name]!;
+      out.push(name, verbatim ? value : wire(value));
+    }
   }
   out.push('host', wire(info.host));
 
