@@ -178,6 +178,9 @@ describe('response-size-limiting on the wire', () => {
     const r = await rawGet(gw.proxyPort, `/limited/cl/${1024 * KB}`, { method: 'HEAD' });
     expect(r.status).toBe(200);
     expect(r.complete).toBe(true);
+    // The upstream's length is reported as it is (RFC 9110 9.3.2), and no body follows.
+    expect(r.headers['content-length']).toBe(String(1024 * KB));
+    expect(r.body.length).toBe(0);
   });
 
   it('keeps serving: many cut and whole responses later, every worker answers, keep-alive works', async () => {

@@ -26,6 +26,17 @@ const MODE_CHUNKED = 2;
 /** Request body bytes we hold before a sink attaches; above this the client is paused. */
 const BODY_QUEUE_LIMIT = 64 * 1024;
 
+/**
+ * Status lines as bytes, one per status: uWS takes a Buffer as it is, where every string
+ * argument is copied out through a freshly malloc'd UTF-8 buffer.
+ */
+const STATUS_BYTES: Buffer[] = [];
+function statusBytes(status: number): Buffer {
+  let b = STATUS_BYTES[status];
+  if (b === undefined) STATUS_BYTES[status] = b = Buffer.from(statusLine(status), 'latin1');
+  return b;
+}
+
 // Trampoline state for corked calls (set immediately before a synchronous res.cork()).
 let corkTarget: UwsExchange | null = null;
 let corkChunk: Buffer | null = null;
@@ -257,7 +268,7 @@ export class UwsExchange implements Downstream, InflightEntry {
   /** @internal corked */
   doRespond(status: number, headers: ReadonlyArray<HeaderValue>, body: string | Buffer | null, close: boolean): void {
     const res = this.res;
-    res.writeStatus(statusLine(status));
+    res.writeStatus(statusBytes(status));
     writeHeaders(res, headers);
     this.headSent = true;
     this.finished = true;
@@ -308,7 +319,7 @@ export class UwsExchange implements Downstream, InflightEntry {
   /** @internal corked: a head with no body to follow (HEAD, 204, 304, empty body). */
   doWriteHead(status: number, headers: ReadonlyArray<HeaderValue>, contentLength: number, noBody: boolean): void {
     const res = this.res;
-    res.writeStatus(statusLine(status));
+    res.writeStatus(statusBytes(status));
     writeHeaders(res, headers);
     this.headSent = true;
     this.finished = true;
@@ -330,7 +341,7 @@ export class UwsExchange implements Downstream, InflightEntry {
     const headers = this.headHeaders as ReadonlyArray<HeaderValue>;
     this.headHeaders = null;
     const res = this.res;
-    res.writeStatus(statusLine(this.headStatus));
+    res.writeStatus(statusBytes(this.headStatus));
     writeHeaders(res, headers);
     if (connClose && this.closeAfter) res.writeHeader('Connection', 'close');
   }

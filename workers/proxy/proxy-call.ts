@@ -184,7 +184,7 @@ export class ProxyCall implements UpstreamHandler {
     if (this.ex.aborted) abort(new Error('client aborted'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Array<string | Buffer>, resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: Array<string | Buffer>, resume: () => void, upstreamLength: number): boolean {
     if (this.done || this.ex.aborted) return false;
     // 1xx interim responses are not forwarded (uWS answered Expect itself).
     if (statusCode < 200) return true;
@@ -194,14 +194,11 @@ export class ProxyCall implements UpstreamHandler {
     ctx.upstreamHeadersAt = performance.now();
 
     let headers: HeaderValue[] = [];
-    let contentLength = -1;
+    // Content-Length (parsed by the pool) is among the skipped names: the listener frames.
+    let contentLength = upstreamLength;
     let dropped: string[] | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!;
-      if (name.length === 14 && equalsLowerAscii(name, 'content-length')) {
-        contentLength = Number(rawHeaders[i + 1]!.toString('latin1'));
-        continue;
-      }
       if (isSkippedResponseHeader(name)) {
         if (name.length === 10 && equalsLowerAscii(name, 'connection')) dropped = addConnectionTokens(dropped, rawHeaders[i + 1]!);
         continue;

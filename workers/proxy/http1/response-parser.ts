@@ -36,7 +36,8 @@ export class ResponseParseError extends Error {
 /** What the parser reports; implemented by the connection. */
 export interface ResponseEvents {
   /** A complete head. Return false to stop feeding (the caller resumes with feed()). */
-  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, keepAliveHintMs: number): boolean;
+  /** `contentLength`: the response's Content-Length (also on HEAD, 204, 304), -1 when it has none. */
+  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, keepAliveHintMs: number, contentLength: number): boolean;
   /** A piece of body. Return false to stop after it (backpressure). */
   onBody(chunk: Buffer): boolean;
   /** The message is complete (for UntilClose: on end()). */
@@ -361,7 +362,7 @@ export class ResponseParser {
       default:
         this.state = S_UNTIL_CLOSE;
     }
-    const go = this.events.onHead(status, headers, kind, !close, hintMs);
+    const go = this.events.onHead(status, headers, kind, !close, hintMs, contentLength);
     if (kind === BodyKind.None) {
       this.events.onEnd();
       this.stopAfterHead = true;

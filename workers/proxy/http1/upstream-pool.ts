@@ -32,8 +32,11 @@ import { BodyKind, ResponseParser, type ResponseEvents } from './response-parser
 export interface UpstreamHandler {
   /** Called at dispatch with a function that aborts the request (then onError follows). */
   onConnect(abort: (err: Error) => void): void;
-  /** The final response head; return false to pause until `resume` is called. */
-  onHeaders(status: number, rawHeaders: Array<string | Buffer>, resume: () => void): boolean;
+  /**
+   * The final response head; return false to pause until `resume` is called. `contentLength`
+   * is the parsed Content-Length (-1 when absent): its header is in `rawHeaders` too.
+   */
+  onHeaders(status: number, rawHeaders: Array<string | Buffer>, resume: () => void, contentLength: number): boolean;
   /** A piece of response body; return false to pause until `resume` is called. */
   onData(chunk: Buffer): boolean;
   onComplete(trailers: null): void;
@@ -381,14 +384,14 @@ class Connection implements ResponseEvents {
 
   // ---- ResponseEvents -----------------------------------------------------------------
 
-  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, hintMs: number): boolean {
+  onHead(status: number, headers: Array<string | Buffer>, kind: BodyKind, keepAlive: boolean, hintMs: number, contentLength: number): boolean {
     const ex = this.ex;
     if (ex === null) return false;
     this.reusable = keepAlive;
     if (hintMs > 0) this.hintMs = hintMs;
     if (kind !== BodyKind.None) this.armBodyDeadline();
     else this.deadline = 0;
-    const go = ex.handler.onHeaders(status, headers, this.resumeBound);
+    const go = ex.handler.onHeaders(status, headers, this.resumeBound, contentLength);
     if (!go && this.ex === ex && kind !== BodyKind.None) this.paused = true;
     return go;
   }
