@@ -190,6 +190,25 @@ describe('ResponseParser', () => {
     expect(() => parse(raw)).toThrow();
   });
 
+  it('takes exactly the RFC 9110 token characters in a name, and HTAB/visible ASCII (or bytes above 0x7F) in a value', () => {
+    const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    for (let c = 0; c < 256; c++) {
+      const ch = String.fromCharCode(c);
+      // \r and : end a name anyway; skip them.
+      if (ch !== '\r' && ch !== ':') {
+        const head = `HTTP/1.1 200 OK\r\nX${ch}Y: v\r\nContent-Length: 0\r\n\r\n`;
+        if (token.test(`X${ch}Y`)) expect(parse(head).headers[0], `name byte ${c}`).toBe(`X${ch}Y`);
+        else expect(() => parse(head), `name byte ${c}`).toThrow();
+      }
+      if (ch !== '\r') {
+        const head = `HTTP/1.1 200 OK\r\nX-V: a${ch}b\r\nContent-Length: 0\r\n\r\n`;
+        const ok = c === 0x09 || (c >= 0x20 && c !== 0x7f);
+        if (ok) expect(parse(head).headers[1], `value byte ${c}`).toBe(`a${ch}b`);
+        else expect(() => parse(head), `value byte ${c}`).toThrow();
+      }
+    }
+  });
+
   it('refuses a head larger than its limit without waiting for its end', () => {
     const p = new ResponseParser({ onHead: () => true, onBody: () => true, onEnd: () => undefined });
     p.maxHeadBytes = 1024;
