@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { ToolName } from './load/types.js';
 import type { OriginKind } from './upstream.js';
+import { oneOf, wholeNumber } from './lib/cli-options.js';
 
 export type PeerChoice = 'nginx' | 'direct' | 'both' | 'none';
 export type BenchMode = 'throughput' | 'latency';
@@ -87,13 +88,6 @@ with the gateway/nginx ratio. Writes bench/results/<timestamp>/ (JSON, markdown,
 Results: a table on stdout; bench/results/<timestamp>/results.json, results.md and chart.svg.
 `;
 
-function int(name: string, raw: string | undefined, def: number, min: number, max: number): number {
-  if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw)) throw new Error(`--${name} must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new Error(`--${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
 /** auto, off, or cores like 0,1 or 0-3,6 (checked here so a typo fails before any peer starts). */
 export function parseCpuAffinity(raw: string | undefined): string | null {
@@ -127,11 +121,6 @@ export function resolveScenarioNames(raw: string, known: string[]): string[] {
   return names;
 }
 
-function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | null {
-  if (raw === undefined) return null;
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} must be one of ${allowed.join('|')}, got '${raw}'`);
-  return raw as T;
-}
 
 /** `stderrIsTTY` decides the progress bar's default (a parameter so that tests do not depend on the terminal). */
 export function parseOptions(argv: string[], stderrIsTTY = process.stderr.isTTY === true): BenchOptions {
@@ -166,29 +155,29 @@ export function parseOptions(argv: string[], stderrIsTTY = process.stderr.isTTY 
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const connections = int('connections', values.connections, 64, 1, 10_000);
+  const connections = wholeNumber('connections', values.connections, 64, 1, 10_000);
   return {
-    workers: int('workers', values.workers, 2, 1, 256),
-    durationSec: int('duration', values.duration, 10, 1, 3600),
-    warmupSec: int('warmup', values.warmup, 2, 0, 600),
+    workers: wholeNumber('workers', values.workers, 2, 1, 256),
+    durationSec: wholeNumber('duration', values.duration, 10, 1, 3600),
+    warmupSec: wholeNumber('warmup', values.warmup, 2, 0, 600),
     connections,
     peer: oneOf('peer', values.peer, ['nginx', 'direct', 'both', 'none'] as const) ?? 'both',
     mode: oneOf('mode', values.mode, ['throughput', 'latency'] as const) ?? 'throughput',
-    rate: values.rate === undefined ? null : int('rate', values.rate, 0, 1, 10_000_000),
+    rate: values.rate === undefined ? null : wholeNumber('rate', values.rate, 0, 1, 10_000_000),
     rateFraction: fraction('rate-fraction', values['rate-fraction'], 0.5),
     cpuAffinity: parseCpuAffinity(values['cpu-affinity']),
     resultsDir: values['results-dir'] ?? null,
     progress: !(values['no-progress'] ?? false) && stderrIsTTY,
     tool: oneOf('tool', values.tool, ['autocannon', 'wrk'] as const),
-    threads: Math.min(int('threads', values.threads, 1, 1, 64), connections),
+    threads: Math.min(wholeNumber('threads', values.threads, 1, 1, 64), connections),
     scenario: values.scenario ?? 'plain',
     baseline: values.baseline ?? null,
-    rounds: int('rounds', values.rounds, 1, 1, 100),
-    payloadSize: int('payload-size', values['payload-size'], 128, 0, 1_000_000),
+    rounds: wholeNumber('rounds', values.rounds, 1, 1, 100),
+    payloadSize: wholeNumber('payload-size', values['payload-size'], 128, 0, 1_000_000),
     origin: oneOf('origin', values.origin, ['nginx', 'node'] as const),
-    originWorkers: int('origin-workers', values['origin-workers'], 1, 1, 256),
+    originWorkers: wholeNumber('origin-workers', values['origin-workers'], 1, 1, 256),
     direct: values.direct ?? false,
-    timeoutSec: int('timeout', values.timeout, 5, 1, 600),
+    timeoutSec: wholeNumber('timeout', values.timeout, 5, 1, 600),
     gatewayBin: values['gateway-bin'],
     keepTemp: values['keep-temp'] ?? false,
     help: values.help ?? false,

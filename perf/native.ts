@@ -21,6 +21,8 @@ import { scenarioRequests } from '../bench/scenarios/types.js';
 import { defaultOriginKind, startUpstream, type Upstream } from '../bench/upstream.js';
 import { repoRoot } from './cpuprofile-top.js';
 import { attribute, parsePerfScript, renderAttribution } from './native-attribution.js';
+import { wholeNumber } from '../bench/lib/cli-options.js';
+import { resultsStamp } from '../bench/results.js';
 
 export const USAGE = `npm run perf:native -- --scenario NAME [flags]     (or: node dist/perf/native.js …)
 
@@ -54,13 +56,6 @@ interface NativeOptions {
   help: boolean;
 }
 
-function int(name: string, raw: string | undefined, def: number, min: number, max: number): number {
-  if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw)) throw new Error(`--${name} must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new Error(`--${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
 export function parseNativeOptions(argv: string[]): NativeOptions {
   const { values } = parseArgs({
@@ -82,12 +77,12 @@ export function parseNativeOptions(argv: string[]): NativeOptions {
   });
   return {
     scenario: values.scenario ?? 'plain',
-    durationSec: int('duration', values.duration, 5, 1, 600),
-    warmupSec: int('warmup', values.warmup, 3, 0, 600),
-    workers: int('workers', values.workers, 2, 1, 256),
-    connections: int('connections', values.connections, 64, 1, 10_000),
-    frequency: int('frequency', values.frequency, 2999, 100, 20_000),
-    top: int('top', values.top, 30, 1, 1000),
+    durationSec: wholeNumber('duration', values.duration, 5, 1, 600),
+    warmupSec: wholeNumber('warmup', values.warmup, 3, 0, 600),
+    workers: wholeNumber('workers', values.workers, 2, 1, 256),
+    connections: wholeNumber('connections', values.connections, 64, 1, 10_000),
+    frequency: wholeNumber('frequency', values.frequency, 2999, 100, 20_000),
+    top: wholeNumber('top', values.top, 30, 1, 1000),
     out: values.out ?? null,
     keepTemp: values['keep-temp'] ?? false,
     help: values.help ?? false,
@@ -121,9 +116,6 @@ function perfVersion(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-}
 
 async function main(): Promise<number> {
   let opts: NativeOptions;
@@ -160,7 +152,7 @@ async function main(): Promise<number> {
   const nginx = findNginx();
   const tmp = makeTempDir('perf-native');
   const dataFile = join(tmp, 'perf.data');
-  const outDir = opts.out ?? join(root, 'perf', 'results', `${timestamp(startedAt)}-native`);
+  const outDir = opts.out ?? join(root, 'perf', 'results', `${resultsStamp(startedAt)}-native`);
 
   let upstream: Upstream | null = null;
   let load: LoadResult | null = null;

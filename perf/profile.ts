@@ -33,6 +33,8 @@ import { buildProfileSet, type ThreadInput } from './profile-set.js';
 import { sourceMapResolver } from './source-maps.js';
 import { toSpeedscope } from './speedscope.js';
 import { uwsCallFinder } from './uws-call-sites.js';
+import { oneOf, wholeNumber } from '../bench/lib/cli-options.js';
+import { resultsStamp } from '../bench/results.js';
 
 export const USAGE = `npm run perf:profile -- --scenario NAME [flags]     (or: node dist/perf/profile.js …)
 
@@ -78,19 +80,7 @@ export interface ProfileOptions {
   help: boolean;
 }
 
-function int(name: string, raw: string | undefined, def: number, min: number, max: number): number {
-  if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw)) throw new Error(`--${name} must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new Error(`--${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
-function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | null {
-  if (raw === undefined) return null;
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} must be one of ${allowed.join('|')}, got '${raw}'`);
-  return raw as T;
-}
 
 export function parseProfileOptions(argv: string[]): ProfileOptions {
   const { values } = parseArgs({
@@ -118,16 +108,16 @@ export function parseProfileOptions(argv: string[]): ProfileOptions {
   });
   return {
     scenario: values.scenario ?? 'plain',
-    durationSec: int('duration', values.duration, 10, 1, 3600),
-    warmupSec: int('warmup', values.warmup, 2, 0, 600),
-    workers: int('workers', values.workers, 2, 1, 256),
-    connections: int('connections', values.connections, 64, 1, 10_000),
+    durationSec: wholeNumber('duration', values.duration, 10, 1, 3600),
+    warmupSec: wholeNumber('warmup', values.warmup, 2, 0, 600),
+    workers: wholeNumber('workers', values.workers, 2, 1, 256),
+    connections: wholeNumber('connections', values.connections, 64, 1, 10_000),
     tool: oneOf('tool', values.tool, ['autocannon', 'wrk'] as const),
     origin: oneOf('origin', values.origin, ['nginx', 'node'] as const),
-    payloadSize: int('payload-size', values['payload-size'], 128, 0, 1_000_000),
+    payloadSize: wholeNumber('payload-size', values['payload-size'], 128, 0, 1_000_000),
     cpuAffinity: values['cpu-affinity'] ?? null,
-    intervalUs: int('interval', values.interval, 1000, 50, 100_000),
-    top: int('top', values.top, 15, 1, 1000),
+    intervalUs: wholeNumber('interval', values.interval, 1000, 50, 100_000),
+    top: wholeNumber('top', values.top, 15, 1, 1000),
     hideIdle: values['hide-idle'] ?? false,
     whole: values.whole ?? false,
     out: values.out ?? null,
@@ -186,9 +176,6 @@ export function readThreadProfiles(dir: string): ThreadProfile[] {
   return out.sort((a, b) => a.threadId - b.threadId);
 }
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
 
 async function main(): Promise<number> {
   let opts: ProfileOptions;
@@ -228,7 +215,7 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  const outDir = opts.out ?? join(root, 'perf', 'results', timestamp(startedAt));
+  const outDir = opts.out ?? join(root, 'perf', 'results', resultsStamp(startedAt));
   const profileDir = makeTempDir('cpuprofiles');
   const entry = profilingEntryPoint(root, profileDir, opts.intervalUs);
 
