@@ -7,8 +7,9 @@
  *   (onData returns false) until the Downstream drains.
  * Memory per request therefore stays at a few socket buffers whatever the body size.
  *
- * The handler interface is undici's raw (legacy) one: header names and values arrive as
- * Buffers that go to the client unconverted.
+ * The handler interface is undici's raw (legacy) one, plus the parsed Content-Length: names
+ * arrive as strings (tokens), values as latin1 strings or, with bytes above 0x7F, as Buffers
+ * that go to the client unconverted.
  */
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
