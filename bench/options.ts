@@ -88,7 +88,6 @@ with the gateway/nginx ratio. Writes bench/results/<timestamp>/ (JSON, markdown,
 Results: a table on stdout; bench/results/<timestamp>/results.json, results.md and chart.svg.
 `;
 
-
 /** auto, off, or cores like 0,1 or 0-3,6 (checked here so a typo fails before any peer starts). */
 export function parseCpuAffinity(raw: string | undefined): string | null {
   if (raw === undefined) return null;
@@ -120,7 +119,6 @@ export function resolveScenarioNames(raw: string, known: string[]): string[] {
   if (unknown.length > 0) throw new Error(`unknown scenario '${unknown.join("', '")}'; known: ${known.join(', ')}, or all`);
   return names;
 }
-
 
 /** `stderrIsTTY` decides the progress bar's default (a parameter so that tests do not depend on the terminal). */
 export function parseOptions(argv: string[], stderrIsTTY = process.stderr.isTTY === true): BenchOptions {

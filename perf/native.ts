@@ -56,7 +56,6 @@ interface NativeOptions {
   help: boolean;
 }
 
-
 export function parseNativeOptions(argv: string[]): NativeOptions {
   const { values } = parseArgs({
     args: argv,
@@ -115,7 +114,6 @@ function perfVersion(): string | null {
   const r = spawnSync('perf', ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }
-
 
 async function main(): Promise<number> {
   let opts: NativeOptions;

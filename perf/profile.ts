@@ -80,8 +80,6 @@ export interface ProfileOptions {
   help: boolean;
 }
 
-
-
 export function parseProfileOptions(argv: string[]): ProfileOptions {
   const { values } = parseArgs({
     args: argv,
@@ -175,7 +173,6 @@ export function readThreadProfiles(dir: string): ThreadProfile[] {
   }
   return out.sort((a, b) => a.threadId - b.threadId);
 }
-
 
 async function main(): Promise<number> {
   let opts: ProfileOptions;
